@@ -1,0 +1,83 @@
+"""The ``jpegnn`` entry point: one LightningCLI plus a few extra subcommands.
+
+``jpegnn fit|validate|test|predict --config configs/<...>.yaml`` run Lightning's Trainer on any
+LightningModule and LightningDataModule chosen by ``class_path`` (short names such as
+``LICModule`` or ``ImageDataModule`` work because the packages are imported here).
+``jpegnn bench|compress|decompress|export-qtables|profile`` are separate commands
+(:mod:`jpegnn.commands`). Tests and notebooks call :func:`main` with an argument list.
+
+User errors (:class:`jpegnn.errors.JpegnnError`) are printed as one line,
+``jpegnn: error: ...``, with exit status 2; ``JPEGNN_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional, Sequence
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+import jpegnn.data  # noqa: F401  (registers DataModule/dataset class names for short class_path)
+import jpegnn.tasks  # noqa: F401  (registers LightningModule class names for short class_path)
+from jpegnn.commands import COMMANDS, run_command
+from jpegnn.errors import JpegnnError
+from jpegnn.utils.checkpoint_io import AtomicCheckpointIO
+
+
+class JpegnnCLI(LightningCLI):
+    """LightningCLI with atomic checkpoint writes."""
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+
+def _print_extra_commands() -> None:
+    print("\nextra jpegnn subcommands (each has --help):")
+    for name, (_, help_text) in COMMANDS.items():
+        print(f"  {name:<16} {help_text}")
+
+
+def run_lightning_cli(argv: Sequence[str]) -> JpegnnCLI:
+    """Run the LightningCLI on ``argv`` (fit/validate/test/predict) and return it."""
+    return JpegnnCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "jpegnn"},
+        args=list(argv),
+    )
+
+
+def main(args: Optional[Sequence[str]] = None) -> int:
+    """Run ``jpegnn`` with ``args`` (default: ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return run_command(argv[0], argv[1:])
+        try:
+            run_lightning_cli(argv)
+        except SystemExit as exc:
+            if not argv or argv[0] in ("-h", "--help"):
+                _print_extra_commands()
+            if exc.code not in (0, None):
+                raise
+        return 0
+    except JpegnnError as exc:
+        if os.environ.get("JPEGNN_DEBUG"):
+            raise
+        print(f"jpegnn: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def entry_point() -> None:
+    """Console-script wrapper: exit with :func:`main`'s status."""
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Pad any image to the codec's size multiple and crop back, so no image is ever resized.
+
+Learned codecs downsample by 2**6 = 64 (four stride-2 layers in ``g_a`` and two in ``h_a``), so
+inputs must be multiples of 64 (CompressAI issues 18, 36, 252). We pad on the bottom and right by
+edge replication, which costs fewer bits than CompressAI's centred zero padding (a flat
+continuation of the border has little energy), and crop the decoded image back; bpp always divides
+by the *original* pixel count.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pad_to_multiple(x: Tensor, multiple: int = 64, mode: str = "replicate") -> tuple[Tensor, tuple[int, int]]:
+    """Pad a Bx3xHxW tensor on the bottom/right to multiples of ``multiple``.
+
+    Returns:
+        The padded tensor and the original ``(H, W)``.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def crop_to(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Crop a padded Bx3xH'xW' tensor back to ``size = (H, W)`` (top-left anchored)."""
+    h, w = size
+    return x[..., :h, :w]

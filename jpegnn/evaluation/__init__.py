@@ -1,0 +1,1 @@
+"""Evaluation: real-bitstream results, their file formats, classical codecs and RD benchmarks."""

@@ -1,0 +1,1 @@
+"""Metrics: image quality (PSNR, MS-SSIM), bits per pixel, and Bjøntegaard deltas."""

@@ -1,0 +1,350 @@
+"""LICModule: training and real-bitstream evaluation of learned image codecs.
+
+The network is a plain CompressAI model built by :func:`jpegnn.models.lic.build_lic_model`; this
+module holds the training logic only:
+
+* loss ``λ·255²·MSE + bpp`` or ``λ·(1 − MS-SSIM) + bpp`` (:class:`RateDistortionLoss`);
+* two Adam optimizers as in CompressAI's ``examples/train.py``: the network (lr 1e-4) and the
+  entropy-bottleneck ``quantiles`` (lr 1e-3) trained by the aux loss, with manual optimization and
+  gradient clipping at max norm 1.0 on the network parameters;
+* ``trainer.global_step`` counts *training batches*: the aux optimizer is stepped without
+  Lightning's step counter (Lightning issue 17958 otherwise doubles it), so ``max_steps`` and
+  ``every_n_train_steps`` mean batches;
+* one backward pass of ``loss + aux_loss`` per batch: the two parameter sets are disjoint (the aux
+  loss stops gradients into the density network) so each optimizer sees exactly CompressAI's
+  gradients, and under DDP every parameter receives a gradient in the same pass — no "unused
+  parameters" failure without ``find_unused_parameters``;
+* the entropy-model CDFs are rebuilt (``update(force=True)``, with the bisection quantile refit of
+  CompressAI PR 231 when ``refit_quantiles``) before every checkpoint save and before coding, so
+  any saved checkpoint can encode immediately;
+* validation logs loss, MSE, *estimated* bpp (summed bits over summed pixels) and PSNR as the mean
+  of per-image dB;
+* test codes every image for real (rANS bitstreams), writes ``results.json`` (CompressAI format)
+  and ``per_image.csv`` atomically into the run's log directory, and logs reconstructions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
+from torchmetrics import MeanMetric
+from torchmetrics.image import PeakSignalNoiseRatio
+
+from jpegnn.coding.lic import evaluate_image, padding_multiple
+from jpegnn.coding.padding import crop_to, pad_to_multiple
+from jpegnn.errors import ConfigError, TrainingError
+from jpegnn.evaluation.results import compressai_results, summarize, write_per_image_csv, write_results_json
+from jpegnn.losses.rate_distortion import RateDistortionLoss, bits_from_likelihoods
+from jpegnn.metrics.bpp import BitsPerPixel
+from jpegnn.models.lic import build_lic_model, default_lambda
+
+log = logging.getLogger(__name__)
+
+#: buffers whose shape depends on the fitted entropy model (resized when a checkpoint loads)
+_CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+def _is_quantile(name: str) -> bool:
+    return name.endswith(".quantiles") or name == "quantiles"
+
+
+class LICModule(LightningModule):
+    """Learned image compression with CompressAI networks.
+
+    Args:
+        architecture: ``bmshj2018-factorized``, ``bmshj2018-hyperprior``, ``mbt2018-mean``,
+            ``mbt2018``, ``checkerboard`` or ``elic``.
+        quality: CompressAI zoo preset 1..8 (λ and N/M); each value below overrides it.
+        N: hidden channels of the transforms (default: the preset's).
+        M: latent channels (default: the preset's).
+        lmbda: rate-distortion λ (default: the zoo λ of ``quality`` for ``distortion``).
+        distortion: ``"mse"`` or ``"ms-ssim"``.
+        optimizer: network optimizer (default ``Adam(lr=1e-4)``).
+        aux_optimizer: optimizer of the entropy-bottleneck quantiles (default ``Adam(lr=1e-3)``).
+        lr_scheduler: optional scheduler of the network optimizer, e.g. ``MultiStepLR`` or
+            ``ReduceLROnPlateau`` (the latter steps on ``lr_scheduler_monitor`` after validation).
+        lr_scheduler_interval: ``"epoch"`` or ``"step"`` (ignored for ReduceLROnPlateau).
+        lr_scheduler_monitor: metric a plateau scheduler watches.
+        clip_max_norm: gradient-norm clip of the network parameters (0 disables).
+        refit_quantiles: refit the quantiles by bisection before building CDFs (fixes the
+            actual-vs-estimated bpp gap of CompressAI issue 236 after short training).
+        num_log_images: reconstructions logged to TensorBoard per validation/test epoch.
+        results_name: ``name`` field of ``results.json`` (default ``"<architecture>-q<quality>"``).
+    """
+
+    def __init__(
+        self,
+        architecture: str = "bmshj2018-hyperprior",
+        quality: int = 3,
+        N: Optional[int] = None,
+        M: Optional[int] = None,
+        lmbda: Optional[float] = None,
+        distortion: Literal["mse", "ms-ssim"] = "mse",
+        optimizer: Optional[OptimizerCallable] = None,
+        aux_optimizer: Optional[OptimizerCallable] = None,
+        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
+        lr_scheduler_monitor: str = "val/loss",
+        clip_max_norm: float = 1.0,
+        refit_quantiles: bool = True,
+        num_log_images: int = 2,
+        results_name: Optional[str] = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler"])
+        self.automatic_optimization = False
+        self.optimizer_factory = optimizer
+        self.aux_optimizer_factory = aux_optimizer
+        self.lr_scheduler_factory = lr_scheduler
+
+        self.model = build_lic_model(architecture, quality, N, M)
+        self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
+        self.criterion = RateDistortionLoss(self.lmbda, distortion)
+
+        # validation metrics (torchmetrics objects: synced across ranks, reset each epoch)
+        self.val_loss = MeanMetric()
+        self.val_mse = MeanMetric()
+        self.val_bpp = BitsPerPixel()
+        self.val_psnr = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3))
+        self._test_rows: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ optimizers
+    def configure_optimizers(self) -> Any:
+        net_params = [p for n, p in self.model.named_parameters() if not _is_quantile(n)]
+        aux_params = [p for n, p in self.model.named_parameters() if _is_quantile(n)]
+        n_total = len(list(self.model.parameters()))
+        assert len(net_params) + len(aux_params) == n_total, "net/aux parameter split must cover the model"
+        opt = (
+            self.optimizer_factory(net_params)
+            if self.optimizer_factory is not None
+            else torch.optim.Adam(net_params, lr=1e-4)
+        )
+        aux = (
+            self.aux_optimizer_factory(aux_params)
+            if self.aux_optimizer_factory is not None
+            else torch.optim.Adam(aux_params, lr=1e-3)
+        )
+        if self.lr_scheduler_factory is None:
+            return [opt, aux]
+        sched = self.lr_scheduler_factory(opt)
+        return [opt, aux], [{"scheduler": sched, "monitor": self.hparams.lr_scheduler_monitor}]
+
+    def _scheduler(self):
+        scheds = self.lr_schedulers()
+        if scheds is None:
+            return None
+        return scheds[0] if isinstance(scheds, list) else scheds
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        return self.model(x)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        x = batch["image"]
+        self._check_patch_size(x)
+        opt, aux_opt = self.optimizers()
+        out = self.model(x)
+        losses = self.criterion(out, x)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            aux_loss = self.model.aux_loss()
+        self._stop_if_not_finite(losses["loss"], aux_loss, batch_idx)
+
+        opt.zero_grad(set_to_none=True)
+        aux_opt.zero_grad(set_to_none=True)
+        # Disjoint parameters: loss reaches only the network, aux_loss only the quantiles.
+        self.manual_backward(losses["loss"] + aux_loss)
+        if self.hparams.clip_max_norm > 0:
+            self.clip_gradients(opt, gradient_clip_val=self.hparams.clip_max_norm, gradient_clip_algorithm="norm")
+        opt.step()  # counted: global_step advances once per batch
+        # Stepped through the strategy (precision plugin, hooks) but not Lightning's step counter.
+        self.trainer.strategy.optimizer_step(aux_opt.optimizer, closure=lambda: None, model=self)
+
+        sched = self._scheduler()
+        if (
+            sched is not None
+            and self.hparams.lr_scheduler_interval == "step"
+            and not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        ):
+            sched.step()
+
+        bs = x.shape[0]
+        self.log("train/loss", losses["loss"].detach(), prog_bar=True, batch_size=bs)
+        self.log("train/bpp_estimated", losses["bpp"].detach(), prog_bar=True, batch_size=bs)
+        self.log("train/mse", losses["mse"].detach(), batch_size=bs)
+        if "ms_ssim" in losses:
+            self.log("train/ms_ssim", losses["ms_ssim"].detach(), batch_size=bs)
+        self.log("train/aux_loss", aux_loss.detach(), batch_size=bs)
+        self.log("train/lr", opt.param_groups[0]["lr"], batch_size=bs)
+        return losses["loss"].detach()
+
+    def _check_patch_size(self, x: Tensor) -> None:
+        multiple = padding_multiple(self.model)
+        h, w = x.shape[-2:]
+        if h % multiple or w % multiple:
+            raise ConfigError(
+                f"training patches must be multiples of {multiple} pixels for {self.hparams.architecture} "
+                f"(got {h}x{w}); set the data module's patch_size accordingly"
+            )
+
+    def _stop_if_not_finite(self, loss: Tensor, aux_loss: Tensor, batch_idx: int) -> None:
+        bad = not bool(torch.isfinite(loss).item() and torch.isfinite(aux_loss).item())
+        # every rank must agree, or the healthy ranks would wait forever in the next all-reduce
+        bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            raise TrainingError(
+                f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}): loss={float(loss):.4g}, aux_loss={float(aux_loss):.4g}. "
+                "Training stopped; the last good checkpoint (last.ckpt) is untouched. "
+                "Lower the learning rate or λ, or check the input data."
+            )
+
+    def on_train_epoch_end(self) -> None:
+        # Runs after the epoch's validation, so a plateau scheduler sees this epoch's val metric.
+        sched = self._scheduler()
+        if sched is None:
+            return
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            value = self.trainer.callback_metrics.get(self.hparams.lr_scheduler_monitor)
+            if value is not None:
+                sched.step(float(value))
+        elif self.hparams.lr_scheduler_interval == "epoch":
+            sched.step()
+
+    # ------------------------------------------------------------------ validation
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        x = batch["image"]
+        h, w = x.shape[-2:]
+        x_pad, _ = pad_to_multiple(x, padding_multiple(self.model))
+        out = self.model(x_pad)
+        x_hat = crop_to(out["x_hat"], (h, w))
+        losses = self.criterion({"x_hat": x_hat, "likelihoods": out["likelihoods"]}, x)
+        bits = bits_from_likelihoods(out["likelihoods"]).sum()
+        bs = x.shape[0]
+        self.val_loss.update(losses["loss"], weight=bs)
+        self.val_mse.update(losses["mse"], weight=bs)
+        self.val_bpp.update(bits, bs * h * w)
+        self.val_psnr.update(x_hat.clamp(0, 1), x)
+        self.log("val/loss", self.val_loss, prog_bar=True, batch_size=bs)
+        self.log("val/mse", self.val_mse, batch_size=bs)
+        self.log("val/bpp_estimated", self.val_bpp, prog_bar=True, batch_size=bs)
+        self.log("val/psnr", self.val_psnr, prog_bar=True, batch_size=bs)
+        if batch_idx == 0:
+            self._log_images("val/reconstruction", x, x_hat.clamp(0, 1))
+
+    # ------------------------------------------------------------------ entropy models
+    def update_entropy_models(self) -> None:
+        """Rebuild the CDF tables the rANS coder uses (after optionally refitting quantiles)."""
+        refit = bool(self.hparams.refit_quantiles)
+        with torch.no_grad():
+            self.model.update(force=True, update_quantiles=refit)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning collected the state dict before this hook: refresh the entropy-model entries.
+        self.update_entropy_models()
+        state = self.state_dict()
+        for key in list(checkpoint.get("state_dict", {})):
+            if key.endswith(_CDF_BUFFERS) or _is_quantile(key):
+                checkpoint["state_dict"][key] = state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # CDF buffers change size with the fitted model: resize ours before the state dict loads.
+        own = dict(self.named_buffers())
+        for key, value in checkpoint.get("state_dict", {}).items():
+            if key.endswith(_CDF_BUFFERS) and key in own and own[key].shape != value.shape:
+                own[key].resize_(value.shape)
+
+    # ------------------------------------------------------------------ test (real bitstreams)
+    def on_test_start(self) -> None:
+        self.update_entropy_models()
+        self._test_rows = []
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        images, names = batch["image"], batch["name"]
+        for i in range(images.shape[0]):
+            row = evaluate_image(self.model, images[i : i + 1], str(names[i]))
+            x_hat = row.pop("x_hat")
+            self._test_rows.append(row)
+            if len(self._test_rows) <= self.hparams.num_log_images:
+                self._log_images(f"test/{row['image']}", images[i : i + 1], x_hat)
+
+    def on_test_epoch_end(self) -> None:
+        rows = self._gather_rows(self._test_rows)
+        if not rows:
+            return
+        mean = summarize(rows)
+        # identical on every rank after the gather: no further sync needed
+        for key, name in (
+            ("bpp", "test/bpp_actual"),
+            ("bpp_estimated", "test/bpp_estimated"),
+            ("psnr_rgb", "test/psnr_rgb"),
+            ("ms_ssim_rgb", "test/ms_ssim_rgb"),
+            ("encoding_time", "test/encoding_time_s"),
+            ("decoding_time", "test/decoding_time_s"),
+        ):
+            if key in mean and not math.isnan(mean[key]):
+                self.log(name, mean[key], sync_dist=False)
+        self.test_results = {"rows": rows, "mean": mean}
+        out_dir = self._results_dir()
+        self._write_results(out_dir, rows)
+
+    def _gather_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """All ranks' rows, deduplicated by image name (DistributedSampler repeats samples to pad)."""
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, rows)
+            rows = [r for part in gathered for r in part]
+        unique: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            unique.setdefault(r["image"], r)
+        return [unique[k] for k in sorted(unique)]
+
+    def _results_dir(self) -> Path:
+        # trainer.log_dir is collective-safe here: called on every rank, before any rank guard
+        log_dir = self.trainer.log_dir if self.trainer is not None else None
+        return Path(log_dir or self.trainer.default_root_dir or os.getcwd())
+
+    @rank_zero_only
+    def _write_results(self, out_dir: Path, rows: list[dict[str, Any]]) -> None:
+        name = self.hparams.results_name or f"{self.hparams.architecture}-q{self.hparams.quality}"
+        n_params = sum(p.numel() for p in self.model.parameters())
+        desc = (
+            f"jpegnn LICModule {self.hparams.architecture} quality={self.hparams.quality} "
+            f"lambda={self.lmbda} distortion={self.hparams.distortion} params={n_params}; "
+            "bpp = actual rANS bitstream bytes x 8 / original pixels (CompressAI coder), "
+            "metrics on 8-bit decoded images"
+        )
+        write_results_json(out_dir / "results.json", compressai_results(name, desc, [rows]))
+        write_per_image_csv(out_dir / "per_image.csv", rows, extra_fields=["decode_max_abs_diff", "bytes"])
+        log.info("wrote %s and %s", out_dir / "results.json", out_dir / "per_image.csv")
+
+    # ------------------------------------------------------------------ predict
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
+        """Real coding of each image: returns name, decoded image, actual and estimated bpp."""
+        if batch_idx == 0:
+            self.update_entropy_models()
+        results = []
+        for i in range(batch["image"].shape[0]):
+            row = evaluate_image(self.model, batch["image"][i : i + 1], str(batch["name"][i]))
+            results.append(row)
+        return results
+
+    # ------------------------------------------------------------------ helpers
+    def _log_images(self, tag: str, x: Tensor, x_hat: Tensor) -> None:
+        if self.hparams.num_log_images <= 0 or self.logger is None:
+            return
+        experiment = getattr(self.logger, "experiment", None)
+        if experiment is None or not hasattr(experiment, "add_images"):
+            return
+        n = min(self.hparams.num_log_images, x.shape[0])
+        grid = torch.cat([x[:n], x_hat[:n]], dim=0).detach().float().clamp(0, 1).cpu()
+        experiment.add_images(tag, grid, self.global_step)

@@ -1,0 +1,1 @@
+"""Small helpers shared across jpegnn (atomic file writes, ...)."""
