@@ -137,7 +137,8 @@ class LICModule(LightningModule):
         if self.lr_scheduler_factory is None:
             return [opt, aux]
         sched = self.lr_scheduler_factory(opt)
-        return [opt, aux], [{"scheduler": sched, "monitor": self.hparams.lr_scheduler_monitor}]
+        # Stepped by hand (manual optimization): see on_train_epoch_end / training_step.
+        return [opt, aux], [{"scheduler": sched}]
 
     def _scheduler(self):
         scheds = self.lr_schedulers()
@@ -203,7 +204,7 @@ class LICModule(LightningModule):
         if bad:
             raise TrainingError(
                 f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}): loss={float(loss):.4g}, aux_loss={float(aux_loss):.4g}. "
+                f"batch {batch_idx}): loss={float(loss.detach()):.4g}, aux_loss={float(aux_loss.detach()):.4g}. "
                 "Training stopped; the last good checkpoint (last.ckpt) is untouched. "
                 "Lower the learning rate or λ, or check the input data."
             )

@@ -1,0 +1,143 @@
+"""Training throughput of LICModule beside a plain PyTorch loop over the same CompressAI model.
+
+The plain loop is CompressAI's ``examples/train.py`` step: net and aux Adam optimizers, the
+rate-distortion loss, ``loss.backward()``, gradient clipping at 1.0, ``optimizer.step()``, then
+``aux_loss.backward()`` and ``aux_optimizer.step()``. LICModule runs under a Lightning Trainer
+(no logger, no checkpointing, no progress bar, the same data loader). Both see identical data,
+batch size, model and initial weights; timing excludes warm-up steps. The rounds alternate the
+order (plain, lightning, lightning, plain, ...) so neither benefits from a warmer machine.
+
+Usage::
+
+    python benchmarks/bench_lic_training.py --arch bmshj2018-hyperprior --quality 1 \
+        --patch 128 --batch 8 --steps 12 --warmup 3 --rounds 2
+
+Prints images/s for each and the ratio LICModule / plain (>= 1.0 means at least as fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from jpegnn.losses.rate_distortion import RateDistortionLoss
+from jpegnn.models.lic import build_lic_model, default_lambda
+from jpegnn.tasks.lic import LICModule
+
+
+class Patches(Dataset):
+    """Random smooth patches held in memory (no disk I/O in either contender)."""
+
+    def __init__(self, n: int, patch: int):
+        g = torch.Generator().manual_seed(0)
+        base = torch.rand(n, 3, patch // 8, patch // 8, generator=g)
+        self.data = torch.nn.functional.interpolate(base, size=(patch, patch), mode="bilinear").clamp(0, 1)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.data[i], "name": str(i)}
+
+
+def plain_loop(args, state_dict, loader) -> float:
+    """CompressAI examples/train.py style; returns images/s over the timed steps."""
+    model = build_lic_model(args.arch, args.quality, args.N, args.M)
+    model.load_state_dict(state_dict)
+    model.train()
+    params = {n: p for n, p in model.named_parameters()}
+    net_opt = torch.optim.Adam([p for n, p in params.items() if not n.endswith(".quantiles")], lr=1e-4)
+    aux_opt = torch.optim.Adam([p for n, p in params.items() if n.endswith(".quantiles")], lr=1e-3)
+    criterion = RateDistortionLoss(default_lambda(args.quality))
+    seen, start = 0, None
+    for step, batch in enumerate(loader):
+        if step == args.warmup:
+            start = time.perf_counter()
+        x = batch["image"]
+        net_opt.zero_grad()
+        aux_opt.zero_grad()
+        out = model(x)
+        loss = criterion(out, x)["loss"]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        net_opt.step()
+        aux_loss = model.aux_loss()
+        aux_loss.backward()
+        aux_opt.step()
+        if step >= args.warmup:
+            seen += x.shape[0]
+        if step + 1 >= args.warmup + args.steps:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+class _Timer(L.Callback):
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.seen, self.end = warmup, None, 0, None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx >= self.warmup:
+            self.seen += batch["image"].shape[0]
+            self.end = time.perf_counter()
+
+
+def lightning_loop(args, state_dict, loader) -> float:
+    module = LICModule(args.arch, args.quality, args.N, args.M, refit_quantiles=False)
+    module.model.load_state_dict(state_dict)
+    timer = _Timer(args.warmup)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=args.warmup + args.steps, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        limit_val_batches=0, callbacks=[timer],
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return timer.seen / (timer.end - timer.start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="bmshj2018-hyperprior")
+    p.add_argument("--quality", type=int, default=1)
+    p.add_argument("--N", type=int, default=None)
+    p.add_argument("--M", type=int, default=None)
+    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args()
+
+    torch.manual_seed(0)
+    state = build_lic_model(args.arch, args.quality, args.N, args.M).state_dict()
+    data = Patches(args.batch * (args.warmup + args.steps), args.patch)
+    make_loader = lambda: DataLoader(data, batch_size=args.batch, shuffle=False, num_workers=0)  # noqa: E731
+
+    results = {"plain": [], "lightning": []}
+    for r in range(args.rounds):
+        order = ("plain", "lightning") if r % 2 == 0 else ("lightning", "plain")
+        for name in order:
+            fn = plain_loop if name == "plain" else lightning_loop
+            results[name].append(fn(args, state, make_loader()))
+            print(f"round {r} {name:>9}: {results[name][-1]:.2f} images/s", flush=True)
+
+    plain, light = statistics.median(results["plain"]), statistics.median(results["lightning"])
+    print(
+        f"\n{args.arch} q{args.quality} patch {args.patch} batch {args.batch}, {args.steps} timed steps, "
+        f"{torch.get_num_threads()} threads\n"
+        f"plain PyTorch loop : {plain:.2f} images/s (median of {args.rounds})\n"
+        f"LICModule (Trainer): {light:.2f} images/s (median of {args.rounds})\n"
+        f"ratio LICModule/plain = {light / plain:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
