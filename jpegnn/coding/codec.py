@@ -1,0 +1,125 @@
+"""Image file <-> ``.jnn`` file with a trained LICModule checkpoint (``jpegnn compress/decompress``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from jpegnn.coding import model_index
+from jpegnn.coding.container import Container, model_hash, pack, unpack
+from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple
+from jpegnn.errors import BitstreamError, CheckpointError
+from jpegnn.utils.atomic import write_bytes_atomic
+
+
+@dataclass
+class CodingReport:
+    """What one compress/decompress call measured (bytes, bpp over original pixels, seconds)."""
+
+    path: str
+    width: int
+    height: int
+    file_bytes: int
+    payload_bytes: int
+    bpp: float
+    seconds: float
+
+    def line(self, verb: str) -> str:
+        return (
+            f"{verb} {self.path}: {self.width}x{self.height}, {self.file_bytes} bytes "
+            f"({self.payload_bytes} payload + {self.file_bytes - self.payload_bytes} header), "
+            f"{self.bpp:.4f} bpp (actual, whole file), {self.seconds * 1000:.1f} ms"
+        )
+
+
+def load_codec_module(ckpt: str | Path):
+    """Load a LICModule checkpoint for coding, with entropy-model CDFs ready."""
+    from jpegnn.tasks.lic import LICModule
+    from jpegnn.utils.checkpoints import load_module
+
+    module = load_module(ckpt, LICModule)
+    if not any(b.numel() for n, b in module.model.named_buffers() if n.endswith("_quantized_cdf")):
+        module.update_entropy_models()  # checkpoints written by jpegnn always have CDFs already
+    return module
+
+
+def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | None = None) -> CodingReport:
+    """Encode ``image`` into the ``.jnn`` file ``out`` (written atomically)."""
+    from jpegnn.data.io import load_rgb
+
+    x = load_rgb(image).float().div(255).unsqueeze(0)
+    t0 = time.perf_counter()
+    enc = encode(module.model, x)
+    seconds = time.perf_counter() - t0
+    mhash = model_hash(module.model)
+    data = pack(
+        Container(
+            architecture=module.hparams.architecture, model_hash=mhash, height=enc.height, width=enc.width,
+            pad_multiple=padding_multiple(module.model), shape=enc.shape, strings=enc.strings,
+        )
+    )
+    write_bytes_atomic(out, data)
+    if ckpt_path is not None:
+        model_index.remember(mhash, ckpt_path)
+    return CodingReport(str(out), enc.width, enc.height, len(data), enc.num_bytes,
+                        len(data) * 8 / (enc.width * enc.height), seconds)
+
+
+def read_container(path: str | Path) -> Container:
+    path = Path(path)
+    if not path.is_file():
+        raise BitstreamError(f"compressed file not found: {path}")
+    try:
+        return unpack(path.read_bytes())
+    except BitstreamError as exc:
+        raise BitstreamError(f"{path}: {exc}") from None
+
+
+def decompress_file(src: str | Path, out_image: str | Path, module=None) -> CodingReport:
+    """Decode the ``.jnn`` file ``src`` into an image file ``out_image`` (PNG by extension)."""
+    c = read_container(src)
+    if module is None:
+        ckpt = model_index.lookup(c.model_hash)
+        if ckpt is None:
+            raise CheckpointError(
+                f"{src} was written by model {c.architecture} #{c.model_hash.hex()}, which is not in "
+                f"the local model index; pass --ckpt"
+            )
+        module = load_codec_module(ckpt)
+    have = model_hash(module.model)
+    if module.hparams.architecture != c.architecture or have != c.model_hash:
+        raise BitstreamError(
+            f"{src} was encoded with {c.architecture} #{c.model_hash.hex()}, but the given model is "
+            f"{module.hparams.architecture} #{have.hex()}; decoding with another model would give garbage"
+        )
+    if c.pad_multiple != padding_multiple(module.model):
+        raise BitstreamError(f"{src}: padding multiple {c.pad_multiple} does not match the model")
+    t0 = time.perf_counter()
+    try:
+        x_hat = decode(module.model, EncodedImage(c.strings, c.shape, c.height, c.width))
+    except (RuntimeError, ValueError, IndexError, KeyError, TypeError, AssertionError) as exc:
+        raise BitstreamError(f"{src}: payload does not decode with this model ({type(exc).__name__})") from None
+    seconds = time.perf_counter() - t0
+    if tuple(x_hat.shape[-2:]) != (c.height, c.width):
+        raise BitstreamError(f"{src}: decoded size {tuple(x_hat.shape[-2:])} != header {c.height}x{c.width}")
+    arr = (x_hat[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    out_image = Path(out_image)
+    out_image.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_image.with_name(f".{out_image.name}.tmp{out_image.suffix}")
+    Image.fromarray(arr).save(tmp)
+    tmp.replace(out_image)
+    size = Path(src).stat().st_size
+    payload = sum(len(s) for s in _leaves(c.strings))
+    return CodingReport(str(out_image), c.width, c.height, size, payload, size * 8 / (c.width * c.height), seconds)
+
+
+def _leaves(node):
+    if isinstance(node, (bytes, bytearray)):
+        yield node
+    else:
+        for child in node:
+            yield from _leaves(child)

@@ -1,0 +1,40 @@
+"""Where ``jpegnn decompress`` finds a model when no ``--ckpt`` is given.
+
+``jpegnn compress`` records ``model_hash -> checkpoint path`` in a small JSON index
+(``$JPEGNN_CACHE/models.json``, default ``~/.cache/jpegnn/models.json``), written atomically.
+Decoding looks the file's model hash up there; the checkpoint found is still verified against the
+hash before use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from jpegnn.utils.atomic import write_json_atomic
+
+
+def index_path() -> Path:
+    root = os.environ.get("JPEGNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "jpegnn")
+    return Path(root) / "models.json"
+
+
+def _read() -> dict[str, str]:
+    try:
+        data = json.loads(index_path().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def remember(model_hash: bytes, ckpt: str | os.PathLike) -> None:
+    """Record that ``ckpt`` holds the model with ``model_hash``."""
+    data = _read()
+    data[model_hash.hex()] = str(Path(ckpt).resolve())
+    write_json_atomic(index_path(), data)
+
+
+def lookup(model_hash: bytes) -> str | None:
+    """Checkpoint path recorded for ``model_hash``, if any."""
+    return _read().get(model_hash.hex())

@@ -1,0 +1,38 @@
+"""``jpegnn compress IMAGE OUT --ckpt CKPT`` and ``jpegnn decompress IN IMAGE [--ckpt CKPT]``."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def main_compress(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="jpegnn compress", description="Encode an image with a trained checkpoint.")
+    p.add_argument("image", help="input image (any size; PNG, JPEG, ...)")
+    p.add_argument("out", help="output .jnn file")
+    p.add_argument("--ckpt", required=True, help="LICModule checkpoint written by jpegnn fit")
+    args = p.parse_args(argv)
+    from jpegnn.coding.codec import compress_image, load_codec_module
+
+    torch.set_grad_enabled(False)
+    module = load_codec_module(args.ckpt)
+    print(compress_image(args.image, args.out, module, ckpt_path=args.ckpt).line("wrote"))
+    return 0
+
+
+def main_decompress(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="jpegnn decompress", description="Decode a .jnn file to an image.")
+    p.add_argument("src", help="input .jnn file")
+    p.add_argument("image", help="output image (PNG recommended)")
+    p.add_argument("--ckpt", default=None, help="checkpoint (default: the one recorded when compressing)")
+    args = p.parse_args(argv)
+    from jpegnn.coding.codec import decompress_file, load_codec_module
+
+    torch.set_grad_enabled(False)
+    module = load_codec_module(args.ckpt) if args.ckpt else None
+    print(decompress_file(args.src, args.image, module).line("decoded"))
+    return 0
+
+
+main = main_compress

@@ -1,0 +1,66 @@
+"""The .jnn container: round trip, and clean errors on any damaged input (property-based)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jpegnn.coding.container import Container, pack, unpack
+from jpegnn.errors import BitstreamError
+
+SAMPLE = Container(
+    architecture="checkerboard",
+    model_hash=bytes(range(8)),
+    height=37,
+    width=53,
+    pad_multiple=64,
+    shape={"y": torch.Size([12, 4, 4]), "hyper": torch.Size([1, 1])},
+    strings=[[b"\x01\x02\xff"], [b""], [b"abc" * 10]],
+)
+
+
+def test_round_trip():
+    c = unpack(pack(SAMPLE))
+    assert c == SAMPLE
+    assert isinstance(c.shape["y"], torch.Size)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_random_bytes_give_one_clean_error(data):
+    with pytest.raises(BitstreamError):
+        unpack(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_truncated_or_flipped_files_are_rejected(data):
+    blob = bytearray(pack(SAMPLE))
+    if data.draw(st.booleans()):
+        cut = data.draw(st.integers(0, len(blob) - 1))
+        damaged = bytes(blob[:cut])
+    else:
+        pos = data.draw(st.integers(0, len(blob) - 1))
+        bit = data.draw(st.integers(0, 7))
+        blob[pos] ^= 1 << bit
+        damaged = bytes(blob)
+    with pytest.raises(BitstreamError):
+        unpack(damaged)
+
+
+def test_huge_declared_lengths_do_not_allocate():
+    # a valid CRC around an absurd string length must fail on the length check, not allocate
+    import struct
+    import zlib
+
+    good = pack(SAMPLE)
+    body = bytearray(good[:-4])
+    tree_start = body.index(b"\x01\x00\x03")  # top-level list of 3
+    # list(3) -> list(1) -> leaf: tag at +6, u32 length at +7..+11
+    assert body[tree_start + 6] == 0
+    body[tree_start + 7 : tree_start + 11] = struct.pack(">I", 2**31)
+    bad = bytes(body) + struct.pack(">I", zlib.crc32(bytes(body)) & 0xFFFFFFFF)
+    with pytest.raises(BitstreamError, match="truncated"):
+        unpack(bad)
