@@ -57,6 +57,25 @@ def run_lightning_cli(argv: Sequence[str]) -> JpegnnCLI:
     )
 
 
+def build_from_config(config: str, overrides: Sequence[str] = ()) -> LightningModule:
+    """Instantiate the LightningModule of a ``jpegnn fit`` config without running anything.
+
+    Used by commands such as ``jpegnn profile --config ...``; ``overrides`` are CLI-style flags
+    (``["--model.init_args.N=64"]``).
+    """
+    cli = JpegnnCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_callback=None,
+        run=False,
+        args=["--config", str(config), *overrides],
+    )
+    return cli.model
+
+
 def main(args: Optional[Sequence[str]] = None) -> int:
     """Run ``jpegnn`` with ``args`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if args is None else args)
