@@ -23,7 +23,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 import jpegnn.data  # noqa: F401  (registers DataModule/dataset class names for short class_path)
 import jpegnn.tasks  # noqa: F401  (registers LightningModule class names for short class_path)
 from jpegnn.commands import COMMANDS, run_command
-from jpegnn.errors import JpegnnError
+from jpegnn.errors import JpegnnError, clear_last_error, last_error
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO
 
 
@@ -79,6 +79,7 @@ def build_from_config(config: str, overrides: Sequence[str] = ()) -> LightningMo
 def main(args: Optional[Sequence[str]] = None) -> int:
     """Run ``jpegnn`` with ``args`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if args is None else args)
+    clear_last_error()
     try:
         if argv and argv[0] in COMMANDS:
             return run_command(argv[0], argv[1:])
@@ -94,6 +95,14 @@ def main(args: Optional[Sequence[str]] = None) -> int:
         if os.environ.get("JPEGNN_DEBUG"):
             raise
         print(f"jpegnn: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        # jsonargparse reports a failed class_path instantiation as a long ValueError that quotes
+        # the original message; show only our error when it is one of ours.
+        ours = last_error()
+        if ours is None or str(ours) not in str(exc) or os.environ.get("JPEGNN_DEBUG"):
+            raise
+        print(f"jpegnn: error: {ours}", file=sys.stderr)
         return 2
 
 

@@ -10,8 +10,30 @@ whose message names the file or argument at fault. The CLI catches these and pri
 from __future__ import annotations
 
 
+_last_error: "JpegnnError | None" = None
+
+
 class JpegnnError(Exception):
-    """Base class of all user-facing jpegnn errors."""
+    """Base class of all user-facing jpegnn errors.
+
+    The most recent instance is remembered so the CLI can report it even when a library in
+    between (jsonargparse instantiating a ``class_path``) re-raises it as a long ``ValueError``.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        global _last_error
+        _last_error = self
+
+
+def last_error() -> "JpegnnError | None":
+    """The most recently created :class:`JpegnnError` (or None)."""
+    return _last_error
+
+
+def clear_last_error() -> None:
+    global _last_error
+    _last_error = None
 
 
 class DataError(JpegnnError):

@@ -34,12 +34,16 @@ def loader(n: int, size: tuple[int, int], batch_size: int, seed: int = 0) -> Dat
 
 
 class SleepAfterStep(Callback):
-    """Blocks after training batch ``step`` so a test can kill the process mid-epoch."""
+    """Blocks at the start of the batch after global step ``step`` (its checkpoint is saved by then).
+
+    ModelCheckpoint always runs after other callbacks in a hook, so sleeping in
+    ``on_train_batch_end`` would block before step ``step``'s checkpoint is written.
+    """
 
     def __init__(self, step: int = 3, seconds: float = 120.0):
         self.step, self.seconds = step, seconds
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
             time.sleep(self.seconds)
 

@@ -98,7 +98,7 @@ def test_killed_run_resumes_from_last_ckpt(folders, tmp_path):
     from jpegnn.cli import main
 
     record = tmp_path / "resume.json"
-    args = [a for a in base[3:]] + [
+    args = base[4:] + [
         "--ckpt_path", str(last),
         "--trainer.callbacks+=tests.helpers.RecordResumeState", f"--trainer.callbacks.path={record}",
     ]

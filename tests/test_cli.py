@@ -1,0 +1,85 @@
+"""The jpegnn CLI: every shipped config parses, round-trips --print_config and runs fast_dev_run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jpegnn.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+LIC_CONFIGS = sorted((REPO / "configs" / "lic").glob("*.yaml"))
+
+
+def _print_config(args: list[str]) -> str:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["fit", *args, "--print_config"]) == 0
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("config", LIC_CONFIGS + [REPO / "configs" / "demo.yaml"], ids=lambda p: p.stem)
+def test_print_config_round_trips(config, tmp_path):
+    first = _print_config(["--config", str(config)])
+    dumped = tmp_path / "dumped.yaml"
+    dumped.write_text(first)
+    assert _print_config(["--config", str(dumped)]) == first
+    assert yaml.safe_load(first)["model"]["class_path"] == "jpegnn.tasks.LICModule"
+
+
+def _tiny_lic_args(config: Path, vimeo: Path, kodak: Path, tmp_path: Path) -> list[str]:
+    arch = yaml.safe_load(config.read_text())["model"]["init_args"]["architecture"]
+    return [
+        "--config", str(config),
+        "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.fast_dev_run=true",
+        f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--model.init_args.N=8", f"--model.init_args.M={40 if arch == 'elic' else 12}",
+        f"--data.init_args.train.init_args.root={vimeo}", f"--data.init_args.val.init_args.root={vimeo}",
+        f"--data.init_args.test.init_args.root={kodak}",
+        "--data.init_args.patch_size=64", "--data.init_args.val_patch_size=64",
+        "--data.init_args.batch_size=2", "--data.init_args.val_batch_size=2", "--data.init_args.num_workers=0",
+    ]
+
+
+@pytest.mark.parametrize("config", LIC_CONFIGS, ids=lambda p: p.stem)
+def test_lic_config_fast_dev_run(config, tiny_vimeo, tiny_kodak, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = _tiny_lic_args(config, tiny_vimeo, tiny_kodak, tmp_path)
+    assert main(["fit", *args]) == 0
+    assert main(["test", *args]) == 0
+    results = list(tmp_path.rglob("results.json"))
+    assert results, "test must write results.json"
+    data = json.loads(results[0].read_text())
+    assert len(data["results"]["bpp"]) == 1 and data["results"]["bpp"][0] > 0
+
+
+def test_unknown_architecture_is_one_clear_line(tiny_vimeo, tiny_kodak, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = _tiny_lic_args(LIC_CONFIGS[0], tiny_vimeo, tiny_kodak, tmp_path)
+    assert main(["fit", *args, "--model.init_args.architecture=bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jpegnn: error: unknown architecture 'bogus'")
+    assert not any("Traceback" in line for line in err)
+
+
+def test_missing_dataset_root_is_one_clear_line(tiny_kodak, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "no_such_vimeo"
+    args = _tiny_lic_args(LIC_CONFIGS[0], missing, tiny_kodak, tmp_path)
+    assert main(["fit", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jpegnn: error:") and str(missing) in err[-1]
+
+
+def test_help_lists_extra_subcommands():
+    proc = subprocess.run([sys.executable, "-m", "jpegnn", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for name in ("fit", "test", "bench", "compress", "decompress", "export-qtables", "profile"):
+        assert name in proc.stdout
