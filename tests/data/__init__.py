@@ -1,0 +1,1 @@
+"""Tests of jpegnn.data (datasets, DataModule, image reading, downloads)."""
