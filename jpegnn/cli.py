@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Optional, Sequence
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
@@ -25,6 +26,11 @@ import jpegnn.tasks  # noqa: F401  (registers LightningModule class names for sh
 from jpegnn.commands import COMMANDS, run_command
 from jpegnn.errors import JpegnnError, clear_last_error, last_error
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO
+
+
+# LICModule saves the post-step state on purpose (its checkpoints are resumable and encode-ready);
+# Lightning's advice to stash pre-optimization weights does not apply.
+warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
 
 class JpegnnCLI(LightningCLI):

@@ -193,6 +193,7 @@ class ImageDataModule(LightningDataModule):
         num_workers: int = 2,
         val_fraction: float = 0.0,
         seed: int = 0,
+        train_samples_per_epoch: Optional[int] = None,
     ) -> None:
         super().__init__()
         for arg, value in (("patch_size", patch_size), ("batch_size", batch_size),
@@ -205,6 +206,14 @@ class ImageDataModule(LightningDataModule):
             )
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"ImageDataModule: argument 'num_workers' must be >= 0, got {num_workers!r}")
+        if train_samples_per_epoch is not None and (
+            isinstance(train_samples_per_epoch, bool) or not isinstance(train_samples_per_epoch, int)
+            or train_samples_per_epoch < 1
+        ):
+            raise ConfigError(
+                "ImageDataModule: argument 'train_samples_per_epoch' must be a positive integer or None, "
+                f"got {train_samples_per_epoch!r}"
+            )
         if not 0.0 <= val_fraction < 1.0:
             raise ConfigError(f"ImageDataModule: argument 'val_fraction' must be in [0, 1), got {val_fraction!r}")
 
@@ -217,6 +226,7 @@ class ImageDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.val_fraction = val_fraction
         self.seed = seed
+        self.train_samples_per_epoch = train_samples_per_epoch
 
         self.train_dataset: Optional[RoleDataset] = None
         self.val_dataset: Optional[RoleDataset] = None
@@ -232,6 +242,7 @@ class ImageDataModule(LightningDataModule):
                 "patch_size": patch_size, "val_patch_size": val_patch_size, "batch_size": batch_size,
                 "val_batch_size": val_batch_size, "test_batch_size": test_batch_size,
                 "num_workers": num_workers, "val_fraction": val_fraction, "seed": seed,
+                "train_samples_per_epoch": train_samples_per_epoch,
             }
         )
 
@@ -314,13 +325,16 @@ class ImageDataModule(LightningDataModule):
         rank_zero_warn(f"validation data unavailable: {reason}; {then}", category=DataFallbackWarning)
 
     # -- loaders -------------------------------------------------------------------------------
-    def _loader(self, dataset: Optional[Dataset], role: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: Optional[Dataset], role: str, batch_size: int, shuffle: bool, sampler=None
+    ) -> DataLoader:
         if dataset is None:
             raise ConfigError(f"ImageDataModule: the {role} dataset is not set up: call setup() for its stage first")
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle if sampler is None else False,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
@@ -329,8 +343,19 @@ class ImageDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled random patches: ``image`` is ``batch_size x 3 x patch_size x patch_size``."""
-        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True)
+        """Shuffled random patches: ``image`` is ``batch_size x 3 x patch_size x patch_size``.
+
+        With ``train_samples_per_epoch`` set, an epoch draws that many patches with replacement
+        (a different random crop each time), so a handful of large photographs still gives
+        full batches and epochs of a useful length. Under DDP Lightning wraps this sampler in a
+        ``DistributedSamplerWrapper`` so the ranks draw disjoint shares.
+        """
+        sampler = None
+        if self.train_samples_per_epoch is not None:
+            sampler = torch.utils.data.RandomSampler(
+                self.train_dataset, replacement=True, num_samples=self.train_samples_per_epoch
+            )
+        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list:
         """Centre crops (or full images, batch 1); an empty list when there is no validation data."""
