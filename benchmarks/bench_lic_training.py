@@ -49,7 +49,7 @@ def plain_loop(args, state_dict, loader) -> float:
     """CompressAI examples/train.py style; returns images/s over the timed steps."""
     model = build_lic_model(args.arch, args.quality, args.N, args.M)
     model.load_state_dict(state_dict)
-    model.train()
+    model.to(args.device).train()
     params = {n: p for n, p in model.named_parameters()}
     net_opt = torch.optim.Adam([p for n, p in params.items() if not n.endswith(".quantiles")], lr=1e-4)
     aux_opt = torch.optim.Adam([p for n, p in params.items() if n.endswith(".quantiles")], lr=1e-3)
@@ -58,7 +58,7 @@ def plain_loop(args, state_dict, loader) -> float:
     for step, batch in enumerate(loader):
         if step == args.warmup:
             start = time.perf_counter()
-        x = batch["image"]
+        x = batch["image"].to(args.device, non_blocking=True)
         net_opt.zero_grad()
         aux_opt.zero_grad()
         out = model(x)
@@ -73,6 +73,8 @@ def plain_loop(args, state_dict, loader) -> float:
             seen += x.shape[0]
         if step + 1 >= args.warmup + args.steps:
             break
+    if args.device == "cuda":
+        torch.cuda.synchronize()
     return seen / (time.perf_counter() - start)
 
 
@@ -85,6 +87,8 @@ class _Timer(L.Callback):
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if torch.cuda.is_available() and pl_module.device.type == "cuda":
+            torch.cuda.synchronize()
         if batch_idx >= self.warmup:
             self.seen += batch["image"].shape[0]
             self.end = time.perf_counter()
@@ -95,7 +99,8 @@ def lightning_loop(args, state_dict, loader) -> float:
     module.model.load_state_dict(state_dict)
     timer = _Timer(args.warmup)
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=args.warmup + args.steps, logger=False,
+        accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, precision=args.precision,
+        max_steps=args.warmup + args.steps, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         limit_val_batches=0, callbacks=[timer],
     )
@@ -114,6 +119,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", default="32-true", help="Lightning precision for LICModule, e.g. bf16-mixed")
     args = p.parse_args()
 
     torch.manual_seed(0)
@@ -131,7 +138,7 @@ def main() -> None:
 
     plain, light = statistics.median(results["plain"]), statistics.median(results["lightning"])
     print(
-        f"\n{args.arch} q{args.quality} patch {args.patch} batch {args.batch}, {args.steps} timed steps, "
+        f"\n[{args.device}, LICModule precision {args.precision}] {args.arch} q{args.quality} patch {args.patch} batch {args.batch}, {args.steps} timed steps, "
         f"{torch.get_num_threads()} threads\n"
         f"plain PyTorch loop : {plain:.2f} images/s (median of {args.rounds})\n"
         f"LICModule (Trainer): {light:.2f} images/s (median of {args.rounds})\n"

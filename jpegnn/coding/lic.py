@@ -8,6 +8,7 @@ group and pass for ELIC). :func:`string_bytes` counts them exactly; container he
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -47,9 +48,43 @@ def padding_multiple(model: torch.nn.Module) -> int:
     return int(getattr(model, "downsampling_factor", 64))
 
 
+@contextlib.contextmanager
+def deterministic_kernels():
+    """Make encoder and decoder compute bit-identical entropy parameters on GPU.
+
+    The rANS decoder only works if it derives exactly the CDF indexes the encoder used; cuDNN
+    algorithm choice and TF32 can change the hyper-decoder's scales between two calls on the same
+    input (CompressAI issues 279 and 320: black blocks, NaNs). CompressAI's ``eval_model`` sets
+    ``cudnn.deterministic``; we also switch TF32 off while coding, and restore the settings after.
+    """
+    saved = (
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cuda.matmul.allow_tf32,
+    )
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        (
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.benchmark,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32,
+        ) = saved
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -57,14 +92,16 @@ def encode(model: torch.nn.Module, x: Tensor) -> EncodedImage:
     """Entropy-code one image (1x3xHxW in [0, 1], any size) with a model whose CDFs are updated."""
     h, w = x.shape[-2:]
     x_pad, _ = pad_to_multiple(x, padding_multiple(model))
-    out = model.compress(x_pad)
+    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False):
+        out = model.compress(x_pad.float())
     return EncodedImage(strings=out["strings"], shape=out["shape"], height=h, width=w)
 
 
 @torch.no_grad()
 def decode(model: torch.nn.Module, enc: EncodedImage) -> Tensor:
     """Decode an :class:`EncodedImage` back to a 1x3xHxW image in [0, 1] at its original size."""
-    out = model.decompress(enc.strings, enc.shape)
+    with deterministic_kernels(), torch.autocast(_model_device(model).type, enabled=False):
+        out = model.decompress(enc.strings, enc.shape)
     return crop_to(out["x_hat"].clamp(0, 1), (enc.height, enc.width))
 
 
@@ -93,7 +130,8 @@ def evaluate_image(model: torch.nn.Module, x: Tensor, name: str) -> dict[str, An
     t2 = time.perf_counter()
 
     x_pad, _ = pad_to_multiple(x, padding_multiple(model))
-    fwd = model(x_pad)
+    with deterministic_kernels(), torch.autocast(device.type, enabled=False):
+        fwd = model(x_pad.float())
     est_bits = float(bits_from_likelihoods(fwd["likelihoods"]).sum())
     x_fwd = crop_to(fwd["x_hat"].clamp(0, 1), (h, w))
     pixels = h * w

@@ -198,7 +198,8 @@ class LICModule(LightningModule):
             )
 
     def _stop_if_not_finite(self, loss: Tensor, aux_loss: Tensor, batch_idx: int) -> None:
-        bad = not bool(torch.isfinite(loss).item() and torch.isfinite(aux_loss).item())
+        # one host sync per step for both values
+        bad = not bool(torch.isfinite(torch.stack([loss.detach(), aux_loss.detach()])).all())
         # every rank must agree, or the healthy ranks would wait forever in the next all-reduce
         bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         if bad:
