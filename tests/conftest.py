@@ -58,3 +58,9 @@ def tiny_kodak(tmp_path_factory: pytest.TempPathFactory) -> Path:
         h, w = (48, 32) if i in KODAK_PORTRAIT else (32, 48)
         write_rgb_png(root / f"kodim{i:02d}.png", h, w, seed=i)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_model_index(tmp_path_factory, monkeypatch):
+    """Keep ``jpegnn compress``'s model index (``$JPEGNN_CACHE``) out of the user's home."""
+    monkeypatch.setenv("JPEGNN_CACHE", str(tmp_path_factory.mktemp("jpegnn_cache")))

@@ -1,0 +1,66 @@
+"""Trained LICModule checkpoints as benchmarkable codecs (``jpegnn bench --ckpt ...``).
+
+Each checkpoint is one rate point. ``num_bytes`` is the size of the complete ``.jnn`` file the
+``jpegnn compress`` command would write (container header + rANS payload), so bpp is the actual
+file rate; the likelihood-based estimate is reported beside it as ``bpp_estimated``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jpegnn.coding.container import Container, model_hash, pack
+from jpegnn.coding.lic import decode, encode, padding_multiple
+from jpegnn.evaluation.protocol import CodecResult
+from jpegnn.losses.rate_distortion import bits_from_likelihoods
+from jpegnn.coding.padding import pad_to_multiple
+
+
+class LearnedCodec:
+    """A LICModule checkpoint with real entropy coding, implementing the bench Codec protocol."""
+
+    default_qualities = (0,)  # a checkpoint is a single rate point
+    parallel_safe = False  # the model runs in the main process (its own threads, maybe a GPU)
+
+    def __init__(self, module, ckpt: str | Path, device: str = "cpu"):
+        self.module = module.to(device).eval()
+        self.model = self.module.model
+        hp = module.hparams
+        self.name = hp.get("results_name") or f"{hp['architecture']}-q{hp['quality']}"
+        n_params = sum(p.numel() for p in self.model.parameters())
+        self.description = (
+            f"jpegnn {hp['architecture']} (quality preset {hp['quality']}, lambda={module.lmbda}, "
+            f"{n_params} parameters) from {Path(ckpt).name}; actual bpp of the .jnn file (header + rANS payload)"
+        )
+        self._hash = model_hash(self.model)
+        self._device = device
+
+    @torch.no_grad()
+    def encode_decode(self, img: np.ndarray, quality: int = 0) -> CodecResult:
+        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+        x = x.to(self._device)
+        t0 = time.perf_counter()
+        enc = encode(self.model, x)
+        data = pack(
+            Container(self.module.hparams["architecture"], self._hash, enc.height, enc.width,
+                      padding_multiple(self.model), enc.shape, enc.strings)
+        )
+        t1 = time.perf_counter()
+        x_hat = decode(self.model, enc)
+        t2 = time.perf_counter()
+        x_pad, _ = pad_to_multiple(x, padding_multiple(self.model))
+        est_bits = float(bits_from_likelihoods(self.model(x_pad)["likelihoods"]).sum())
+        pixels = enc.height * enc.width
+        return CodecResult(len(data), x_hat[0].cpu(), t1 - t0, t2 - t1, {"bpp_estimated": est_bits / pixels})
+
+
+def load_learned_codec(path: str | Path, device: str | None = None) -> LearnedCodec:
+    """Load a LICModule checkpoint (``weights_only``; clear error if missing) as a bench codec."""
+    from jpegnn.coding.codec import load_codec_module
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return LearnedCodec(load_codec_module(path), path, device)
