@@ -219,3 +219,14 @@ def test_vimeo_config_end_to_end(tiny_vimeo, tiny_kodak):
     assert first(dm.train_dataloader())["image"].shape == (16, 3, 32, 32)
     dm.setup("test")
     assert first(dm.test_dataloader())["image"].shape == (1, 3, 32, 48)
+
+
+def test_train_samples_per_epoch_draws_patches_with_replacement(tiny_image_folder):
+    dm = ImageDataModule(train=ImageFolder(str(tiny_image_folder)), patch_size=16, batch_size=5,
+                         num_workers=0, train_samples_per_epoch=12)
+    dm.setup("fit")
+    batches = list(dm.train_dataloader())
+    assert [b["image"].shape[0] for b in batches] == [5, 5, 2]  # 12 patches from 4 images
+    assert all(b["image"].shape[-2:] == (16, 16) for b in batches)
+    with pytest.raises(ConfigError, match="train_samples_per_epoch"):
+        ImageDataModule(train=ImageFolder(str(tiny_image_folder)), train_samples_per_epoch=0)
