@@ -31,6 +31,8 @@ from jpegnn.utils.checkpoint_io import AtomicCheckpointIO
 # LICModule saves the post-step state on purpose (its checkpoints are resumable and encode-ready);
 # Lightning's advice to stash pre-optimization weights does not apply.
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+# Lightning 2.6 + torch 2.14 internal deprecation notice, printed on every run; nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 class JpegnnCLI(LightningCLI):

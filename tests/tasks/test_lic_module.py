@@ -139,3 +139,12 @@ def test_multistep_scheduler_steps_per_epoch(tmp_path):
     trainer = _trainer(tmp_path, max_steps=-1, max_epochs=2, limit_val_batches=0)
     trainer.fit(module, TinyData())
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-5)
+
+
+def test_speed_options_do_not_change_the_checkpoint_layout(tmp_path):
+    plain = LICModule("bmshj2018-factorized", N=8, M=12)
+    fast = LICModule("bmshj2018-factorized", N=8, M=12, channels_last=True)
+    trainer = _trainer(tmp_path)
+    trainer.fit(fast, TinyData())
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    assert fast.model.g_a[0].weight.is_contiguous(memory_format=torch.channels_last)
