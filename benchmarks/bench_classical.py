@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,14 +40,32 @@ DEFAULT_PUBLISHED = ROOT.parent / "shared" / "reference" / "compressai-results"
 COMPARABLE = {"jpeg": "jpeg", "webp": "webp"}
 
 
-def _run(cmd: list[str]) -> tuple[float, str]:
-    """Run ``cmd``; return (wall seconds, stdout). Fails loudly on a non-zero exit."""
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes on this machine have spent busy since boot (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(cmd: list[str]) -> dict:
+    """Run ``cmd``; return wall time, the CPU time of its process tree, the CPU time other
+    processes used meanwhile (contention check), and stdout. Fails loudly on a non-zero exit."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0 = _busy_cpu_seconds()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    dt = time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    busy1 = _busy_cpu_seconds()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")
-    return dt, proc.stdout
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - cpu)
+    return {"wall_s": wall, "cpu_s": cpu, "other_cpu_s": other, "stdout": proc.stdout}
 
 
 def _mean_abs_diff(a, b) -> float:
@@ -97,14 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         order = ("theirs", "ours") if args.order == "compressai-first" else ("ours", "theirs")
         for who in order:
             runs[who] = _run(cmd_theirs if who == "theirs" else cmd_ours)
-        t_theirs, stdout_theirs = runs["theirs"]
-        t_ours, _ = runs["ours"]
-        theirs = json.loads(stdout_theirs)["results"]
+        t_theirs, t_ours = runs["theirs"]["wall_s"], runs["ours"]["wall_s"]
+        theirs = json.loads(runs["theirs"]["stdout"])["results"]
         ours = json.loads((out / codec / f"{codec}.json").read_text())["results"]
         entry = {
             "compressai_s": round(t_theirs, 2),
             "ours_s": round(t_ours, 2),
             "speedup": round(t_theirs / t_ours, 2),
+            "compressai_cpu_s": round(runs["theirs"]["cpu_s"], 2),
+            "ours_cpu_s": round(runs["ours"]["cpu_s"], 2),
+            "other_processes_cpu_s": {who: None if r["other_cpu_s"] is None else round(r["other_cpu_s"], 1)
+                                      for who, r in (("compressai", runs["theirs"]), ("ours", runs["ours"]))},
             "same_run_mean_abs_diff": {
                 "bpp": _mean_abs_diff(ours["bpp"], theirs["bpp"]),
                 "psnr_db": _mean_abs_diff(ours["psnr-rgb"], theirs["psnr-rgb"]),
@@ -112,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         print(f"\n[{codec}] compressai.utils.bench: {t_theirs:.1f} s   jpegnn bench: {t_ours:.1f} s   "
-              f"speed-up x{t_theirs / t_ours:.2f}")
+              f"speed-up x{t_theirs / t_ours:.2f}   (CPU time {entry['compressai_cpu_s']:.1f} s vs "
+              f"{entry['ours_cpu_s']:.1f} s)")
+        other = entry["other_processes_cpu_s"]
+        if None not in other.values():
+            print(f"  other processes on this machine used {other['compressai']:.1f} CPU-s during the CompressAI run "
+                  f"and {other['ours']:.1f} CPU-s during ours (should be ~0 for a fair comparison)")
         d = entry["same_run_mean_abs_diff"]
         print(f"  same images, same Pillow: mean |d bpp| {d['bpp']:.2e}, mean |d PSNR| {d['psnr_db']:.2e} dB, "
               f"mean |d MS-SSIM| {d['ms_ssim']:.2e} (torchmetrics vs pytorch_msssim)")
