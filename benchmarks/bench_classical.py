@@ -51,13 +51,13 @@ def _busy_cpu_seconds() -> float | None:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _run(cmd: list[str]) -> dict:
+def _run(cmd: list[str], env: dict | None = None) -> dict:
     """Run ``cmd``; return wall time, the CPU time of its process tree, the CPU time other
     processes used meanwhile (contention check), and stdout. Fails loudly on a non-zero exit."""
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0 = _busy_cpu_seconds()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.perf_counter() - t0
     busy1 = _busy_cpu_seconds()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality", "-q", default=",".join(str(q) for q in range(5, 100, 5)),
                    help="comma-separated qualities (default 5,10,...,95)")
     p.add_argument("-j", "--workers", type=int, default=2, help="worker processes for both tools (default 2)")
+    p.add_argument("--compressai-threads", type=int, default=None, metavar="N",
+                   help="run CompressAI's bench with OMP_NUM_THREADS=N (default: the environment as is, which "
+                        "is how users run it; its workers then use torch's default thread count each)")
     p.add_argument("--order", choices=("compressai-first", "ours-first"), default="compressai-first")
     p.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED,
                    help="folder with CompressAI's published jpeg.json / webp.json (skipped if missing)")
@@ -104,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(files)} images from {args.dataset}, qualities {args.quality}, {args.workers} workers each; "
           f"{os.cpu_count()} CPUs")
 
-    summary: dict = {"images": len(files), "dataset": str(args.dataset), "qualities": qualities,
+    env_theirs = None
+    if args.compressai_threads:
+        env_theirs = {**os.environ, "OMP_NUM_THREADS": str(args.compressai_threads),
+                      "MKL_NUM_THREADS": str(args.compressai_threads)}
+        print(f"CompressAI's bench runs with OMP_NUM_THREADS={args.compressai_threads}")
+    summary: dict = {"compressai_threads": args.compressai_threads, "images": len(files),
+                     "dataset": str(args.dataset), "qualities": qualities,
                      "workers": args.workers, "codecs": {}}
     for codec in args.codecs:
         cmd_theirs = [sys.executable, "-m", "compressai.utils.bench", COMPARABLE[codec], str(subset),
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         order = ("theirs", "ours") if args.order == "compressai-first" else ("ours", "theirs")
         for who in order:
-            runs[who] = _run(cmd_theirs if who == "theirs" else cmd_ours)
+            runs[who] = _run(cmd_ours) if who == "ours" else _run(cmd_theirs, env_theirs)
         t_theirs, t_ours = runs["theirs"]["wall_s"], runs["ours"]["wall_s"]
         theirs = json.loads(runs["theirs"]["stdout"])["results"]
         ours = json.loads((out / codec / f"{codec}.json").read_text())["results"]

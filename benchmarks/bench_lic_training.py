@@ -95,7 +95,8 @@ class _Timer(L.Callback):
 
 
 def lightning_loop(args, state_dict, loader) -> float:
-    module = LICModule(args.arch, args.quality, args.N, args.M, refit_quantiles=False)
+    module = LICModule(args.arch, args.quality, args.N, args.M, refit_quantiles=False,
+                       channels_last=args.channels_last, compile=args.compile)
     module.model.load_state_dict(state_dict)
     timer = _Timer(args.warmup)
     trainer = L.Trainer(
@@ -120,6 +121,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--channels-last", action="store_true", help="LICModule(channels_last=True)")
+    p.add_argument("--compile", action="store_true", help="LICModule(compile=True); use --warmup >= 10")
     p.add_argument("--precision", default="32-true", help="Lightning precision for LICModule, e.g. bf16-mixed")
     args = p.parse_args()
 
@@ -138,7 +141,8 @@ def main() -> None:
 
     plain, light = statistics.median(results["plain"]), statistics.median(results["lightning"])
     print(
-        f"\n[{args.device}, LICModule precision {args.precision}] {args.arch} q{args.quality} patch {args.patch} batch {args.batch}, {args.steps} timed steps, "
+        f"\n[{args.device}, LICModule precision {args.precision}, channels_last={args.channels_last}, "
+        f"compile={args.compile}] {args.arch} q{args.quality} patch {args.patch} batch {args.batch}, {args.steps} timed steps, "
         f"{torch.get_num_threads()} threads\n"
         f"plain PyTorch loop : {plain:.2f} images/s (median of {args.rounds})\n"
         f"LICModule (Trainer): {light:.2f} images/s (median of {args.rounds})\n"
