@@ -6,7 +6,7 @@ into ``out_dir``:
 
 * ``<codec>.json``: CompressAI results format (``jpegnn.evaluation.results``), one entry per rate
   point, each the mean over images, plus a ``meta`` block (qualities or target bpps, image count,
-  dataset, workers, wall time);
+  dataset, workers, wall time of the whole run in seconds);
 * ``<codec>_per_image.csv``: one row per image and rate point (standard per-image columns plus
   ``codec``, ``quality``, ``num_bytes`` and, in target-bpp mode, ``target_bpp``);
 * ``rd.png`` / ``rd.svg``: PSNR-RGB and MS-SSIM-RGB (dB) against bpp, our curves solid and
@@ -297,7 +297,7 @@ def run_bench(
             "images": len(files),
             "dataset": dataset_label,
             "workers": workers if c in parallel else 1,
-            "wall_time_s": round(elapsed, 3),
+            "run_wall_time_s": round(elapsed, 3),  # the whole image loop, all codecs together
         }
         results[c.name] = res
         stem = _safe_filename(c.name)
