@@ -22,7 +22,6 @@ PY
 rm -rf "$work"
 cd "$REPO"
 B="python3 benchmarks/bench_lic_training.py --device cuda --patch 256 --batch 16 --steps 60 --warmup 15 --rounds 2"
-$B 2>&1 | tail -1
-$B --precision bf16-mixed 2>&1 | tail -1
-$B --precision bf16-mixed --channels-last 2>&1 | tail -1
-$B --compile 2>&1 | tail -3
+for opts in "" "--precision bf16-mixed" "--precision bf16-mixed --channels-last" "--compile"; do
+  $B $opts 2>&1 | grep -E "^round|^plain|^LICModule|^ratio|^\[cuda"
+done
