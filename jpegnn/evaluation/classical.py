@@ -504,7 +504,7 @@ def jpeg_at_bpp(
 
     Returns:
         A dict with ``quality`` (chosen, 1..100), ``bpp``, ``num_bytes``, ``psnr_rgb`` (dB),
-        ``ms_ssim_rgb`` (linear; NaN below 161 px), ``encoding_time`` / ``decoding_time`` (s),
+        ``ms_ssim_rgb`` (linear; NaN below 176 px), ``encoding_time`` / ``decoding_time`` (s),
         ``target_bpp``, ``width``, ``height``, ``codec``.
     """
     if subsampling not in _SUBSAMPLING:

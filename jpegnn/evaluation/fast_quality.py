@@ -111,7 +111,7 @@ class ReferenceQuality:
             on one core).
 
     MS-SSIM is NaN when the shorter side is below
-    :data:`~jpegnn.metrics.image_quality.MS_SSIM_MIN_SIDE` (161 px), as in ``ms_ssim_rgb``.
+    :data:`~jpegnn.metrics.image_quality.MS_SSIM_MIN_SIDE` (176 px), as in ``ms_ssim_rgb``.
     """
 
     def __init__(self, reference: np.ndarray, band: int = 64) -> None:

@@ -34,12 +34,13 @@ def bits_from_likelihoods(likelihoods: Mapping[str, Tensor]) -> Tensor:
 def ms_ssim_loss_value(x_hat: Tensor, x: Tensor) -> Tensor:
     """MS-SSIM on [0, 1] images, using as many of the 5 standard scales as the patch allows.
 
-    Five scales with an 11-tap window need a side of 161 px; smaller training patches use the first
-    k scales with their weights renormalised (documented deviation, only for tiny patches).
+    Five scales with an 11-tap window need a side of 11 * 2**4 = 176 px (torchmetrics' check);
+    smaller training patches use the first k scales with their weights renormalised (documented
+    deviation, only for tiny patches).
     """
     side = min(x.shape[-2:])
     scales = 5
-    while scales > 1 and side < (11 - 1) * 2 ** (scales - 1) + 1:
+    while scales > 1 and side < 11 * 2 ** (scales - 1):
         scales -= 1
     betas = _MS_SSIM_BETAS[:scales]
     s = sum(betas)
