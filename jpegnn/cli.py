@@ -17,22 +17,24 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.plugins.io import TorchCheckpointIO
-
-import jpegnn.data  # noqa: F401  (registers DataModule/dataset class names for short class_path)
-import jpegnn.tasks  # noqa: F401  (registers LightningModule class names for short class_path)
-from jpegnn.commands import COMMANDS, run_command
-from jpegnn.errors import JpegnnError, clear_last_error, last_error
-from jpegnn.utils.checkpoint_io import AtomicCheckpointIO
-
-
-# LICModule saves the post-step state on purpose (its checkpoints are resumable and encode-ready);
-# Lightning's advice to stash pre-optimization weights does not apply.
+# Known notices that every run would print and no user can act on (set before the imports below):
+# LICModule saves the post-step state on purpose (its checkpoints are resumable and encode-ready),
+# so Lightning's advice to stash pre-optimization weights does not apply;
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
-# Lightning 2.6 + torch 2.14 internal deprecation notice, printed on every run; nothing a user can act on.
+# Lightning 2.6 + torch 2.14 internal deprecation (lightning/pytorch/utilities/_pytree.py);
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# CompressAI 1.2.8 scripts a helper with torch.jit.script at import time.
+warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer  # noqa: E402
+from lightning.pytorch.cli import LightningCLI  # noqa: E402
+from lightning.pytorch.plugins.io import TorchCheckpointIO  # noqa: E402
+
+import jpegnn.data  # noqa: F401,E402  (registers DataModule/dataset class names for short class_path)
+import jpegnn.tasks  # noqa: F401,E402  (registers LightningModule class names for short class_path)
+from jpegnn.commands import COMMANDS, run_command  # noqa: E402
+from jpegnn.errors import JpegnnError, clear_last_error, last_error  # noqa: E402
+from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
 
 
 class JpegnnCLI(LightningCLI):
