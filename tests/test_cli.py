@@ -83,3 +83,11 @@ def test_help_lists_extra_subcommands():
     assert proc.returncode == 0
     for name in ("fit", "test", "bench", "compress", "decompress", "export-qtables", "profile"):
         assert name in proc.stdout
+
+
+def test_validate_and_predict_subcommands(tiny_vimeo, tiny_kodak, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = _tiny_lic_args(REPO / "configs" / "lic" / "bmshj2018-hyperprior.yaml", tiny_vimeo, tiny_kodak, tmp_path)
+    args += ["--data.init_args.val_fraction=0.34"]  # the tiny Vimeo has no test list: hold out one clip
+    assert main(["validate", *args]) == 0
+    assert main(["predict", *args]) == 0
