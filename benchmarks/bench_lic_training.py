@@ -5,7 +5,10 @@ rate-distortion loss, ``loss.backward()``, gradient clipping at 1.0, ``optimizer
 ``aux_loss.backward()`` and ``aux_optimizer.step()``. LICModule runs under a Lightning Trainer
 (no logger, no checkpointing, no progress bar, the same data loader). Both see identical data,
 batch size, model and initial weights; timing excludes warm-up steps. The rounds alternate the
-order (plain, lightning, lightning, plain, ...) so neither benefits from a warmer machine.
+order (plain, lightning, lightning, plain, ...) so neither benefits from a warmer machine, and the
+rate of each run is the batch size over the *median* step time (robust to other processes
+stealing a core for a few steps). The plain loop's step includes the host-to-device copy; the
+Lightning step is timed from ``on_train_batch_start`` to ``on_train_batch_end``.
 
 Usage::
 
@@ -54,10 +57,9 @@ def plain_loop(args, state_dict, loader) -> float:
     net_opt = torch.optim.Adam([p for n, p in params.items() if not n.endswith(".quantiles")], lr=1e-4)
     aux_opt = torch.optim.Adam([p for n, p in params.items() if n.endswith(".quantiles")], lr=1e-3)
     criterion = RateDistortionLoss(default_lambda(args.quality))
-    seen, start = 0, None
+    step_times = []
     for step, batch in enumerate(loader):
-        if step == args.warmup:
-            start = time.perf_counter()
+        t0 = time.perf_counter()
         x = batch["image"].to(args.device, non_blocking=True)
         net_opt.zero_grad()
         aux_opt.zero_grad()
@@ -69,29 +71,29 @@ def plain_loop(args, state_dict, loader) -> float:
         aux_loss = model.aux_loss()
         aux_loss.backward()
         aux_opt.step()
+        if args.device == "cuda":
+            torch.cuda.synchronize()
         if step >= args.warmup:
-            seen += x.shape[0]
+            step_times.append(time.perf_counter() - t0)
         if step + 1 >= args.warmup + args.steps:
             break
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-    return seen / (time.perf_counter() - start)
+    return args.batch / statistics.median(step_times)
 
 
 class _Timer(L.Callback):
+    """Per-batch wall time from batch start to batch end (the batch's full Lightning step)."""
+
     def __init__(self, warmup: int):
-        self.warmup, self.start, self.seen, self.end = warmup, None, 0, None
+        self.warmup, self.t0, self.step_times = warmup, None, []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if batch_idx == self.warmup:
-            self.start = time.perf_counter()
+        self.t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if torch.cuda.is_available() and pl_module.device.type == "cuda":
             torch.cuda.synchronize()
         if batch_idx >= self.warmup:
-            self.seen += batch["image"].shape[0]
-            self.end = time.perf_counter()
+            self.step_times.append(time.perf_counter() - self.t0)
 
 
 def lightning_loop(args, state_dict, loader) -> float:
@@ -106,7 +108,7 @@ def lightning_loop(args, state_dict, loader) -> float:
         limit_val_batches=0, callbacks=[timer],
     )
     trainer.fit(module, train_dataloaders=loader)
-    return timer.seen / (timer.end - timer.start)
+    return args.batch / statistics.median(timer.step_times)
 
 
 def main() -> None:
