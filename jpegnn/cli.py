@@ -32,7 +32,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO  # noqa: E402
 
 import jpegnn.data  # noqa: F401,E402  (registers DataModule/dataset class names for short class_path)
 import jpegnn.tasks  # noqa: F401,E402  (registers LightningModule class names for short class_path)
-from jpegnn.commands import COMMANDS, run_command  # noqa: E402
+from jpegnn.commands import COMMANDS, available_commands, run_command  # noqa: E402
 from jpegnn.errors import JpegnnError, clear_last_error, last_error  # noqa: E402
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
 
@@ -49,7 +49,7 @@ class JpegnnCLI(LightningCLI):
 
 def _print_extra_commands() -> None:
     print("\nextra jpegnn subcommands (each has --help):")
-    for name, (_, help_text) in COMMANDS.items():
+    for name, (_, help_text) in available_commands().items():
         print(f"  {name:<16} {help_text}")
 
 

@@ -7,6 +7,7 @@ the command name to that module so ``jpegnn --help`` stays fast (modules import 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 #: command name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -18,9 +19,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def available_commands() -> dict[str, tuple[str, str]]:
+    """The registered commands whose module is installed (a partial checkout may lack some)."""
+    return {n: v for n, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
+
+
 def run_command(name: str, argv: list[str]) -> int:
     """Import the command's module and run its ``main`` (``main_<name>`` if the module serves several)."""
+    from jpegnn.errors import ConfigError
+
     module_path, _ = COMMANDS[name]
+    if importlib.util.find_spec(module_path) is None:
+        raise ConfigError(f"'jpegnn {name}' is not available in this version of jpegnn ({module_path} is missing)")
     module = importlib.import_module(module_path)
     func = getattr(module, "main_" + name.replace("-", "_"), None) or module.main
     return int(func(argv) or 0)
