@@ -89,24 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_checkpoint_codecs(paths: Sequence[str]) -> list:
-    """Learned codecs for ``--ckpt`` through ``jpegnn.evaluation.learned.load_learned_codec``.
+    """Learned codecs for ``--ckpt`` (checkpoints of one architecture form one RD curve).
 
     Raises:
-        CheckpointError: A checkpoint file does not exist, or learned-codec support is missing.
+        CheckpointError: A checkpoint file does not exist or is not a jpegnn checkpoint.
     """
-    codecs = []
     for path in paths:
-        p = Path(path)
-        if not p.is_file():
-            raise CheckpointError(f"checkpoint not found: {p}")
-        try:
-            from jpegnn.evaluation.learned import load_learned_codec
-        except ImportError as exc:
-            raise CheckpointError(
-                f"cannot benchmark {p}: learned-codec support (jpegnn.evaluation.learned) is not available ({exc})"
-            ) from None
-        codecs.append(load_learned_codec(p))
-    return codecs
+        if not Path(path).is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+    if not paths:
+        return []
+    from jpegnn.evaluation.learned import load_learned_codecs
+
+    return load_learned_codecs([Path(p) for p in paths])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,3 +64,42 @@ def load_learned_codec(path: str | Path, device: str | None = None) -> LearnedCo
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return LearnedCodec(load_codec_module(path), path, device)
+
+
+class LearnedCodecCurve:
+    """Several checkpoints of one model family as one RD curve (one rate point per checkpoint).
+
+    Checkpoints are grouped by name (``results_name`` or ``<architecture>-q<quality>`` without the
+    quality); rate point ``i`` is the ``i``-th checkpoint in order of increasing λ, so the curve's
+    "qualities" 0..n-1 run from low to high rate like a classical codec's.
+    """
+
+    parallel_safe = False
+
+    def __init__(self, name: str, members: list[LearnedCodec]):
+        self.name = name
+        self.members = sorted(members, key=lambda c: c.module.lmbda)
+        self.default_qualities = tuple(range(len(self.members)))
+        self.description = " | ".join(m.description for m in self.members)
+
+    def encode_decode(self, img: np.ndarray, quality: int = 0) -> CodecResult:
+        return self.members[int(quality)].encode_decode(img, 0)
+
+
+def load_learned_codecs(paths, device: str | None = None) -> list:
+    """Load checkpoints as bench codecs; checkpoints of the same architecture become one curve.
+
+    A lone checkpoint keeps its own name (``results_name`` or ``<architecture>-q<quality>``);
+    several checkpoints of one architecture (and no distinct ``results_name``) are merged into a
+    :class:`LearnedCodecCurve` named after the architecture.
+    """
+    codecs = [load_learned_codec(p, device) for p in paths]
+    groups: dict[str, list[LearnedCodec]] = {}
+    for c in codecs:
+        hp = c.module.hparams
+        key = hp.get("results_name") or hp["architecture"]
+        groups.setdefault(key, []).append(c)
+    out: list = []
+    for key, members in groups.items():
+        out.append(members[0] if len(members) == 1 else LearnedCodecCurve(key, members))
+    return out

@@ -49,3 +49,23 @@ def test_bench_with_checkpoint(tiny_ckpt, tmp_path, capsys):
         names = [r["name"] for r in csv.DictReader(fh)]
     assert names == ["jpeg", data["name"]]
     assert (out / "rd.png").exists() and data["name"] in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_checkpoints_of_one_architecture_form_one_curve(tiny_ckpt, tmp_path):
+    # a second rate point: same architecture, larger lambda
+    torch.manual_seed(1)
+    module = LICModule("mbt2018-mean", N=8, M=12, lmbda=0.05)
+    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=loader(2, (64, 64), batch_size=2))
+    second = tmp_path / "hi.ckpt"
+    trainer.save_checkpoint(second)
+    ds = tmp_path / "ds"
+    write_rgb_png(ds / "a.png", 45, 70, seed=1)
+    out = tmp_path / "out"
+    assert bench_main(["--ckpt", str(second), str(tiny_ckpt), "--dataset", str(ds), "--out", str(out),
+                       "-j", "1", "--no-progress"]) == 0
+    data = json.loads((out / "mbt2018-mean.json").read_text())
+    assert len(data["results"]["bpp"]) == 2  # ordered by lambda: 0.0067 (quality 3 preset), then 0.05
+    assert data["description"].count("lambda=") == 2
