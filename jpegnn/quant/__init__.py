@@ -11,5 +11,18 @@
 """
 
 from jpegnn.quant.formats import ROUNDING_MODES, fixed_format_limits, float_format_max, quantize_fixed, quantize_float
+from jpegnn.quant.spec import QuantFormat, parse_format
+from jpegnn.quant.wrap import DEFAULT_LAYER_TYPES, QuantizationHandle, quantize_model
 
-__all__ = ["ROUNDING_MODES", "fixed_format_limits", "float_format_max", "quantize_fixed", "quantize_float"]
+__all__ = [
+    "DEFAULT_LAYER_TYPES",
+    "ROUNDING_MODES",
+    "QuantFormat",
+    "QuantizationHandle",
+    "fixed_format_limits",
+    "float_format_max",
+    "parse_format",
+    "quantize_fixed",
+    "quantize_float",
+    "quantize_model",
+]

@@ -1,0 +1,91 @@
+"""QuantizationCallback: train or evaluate any LightningModule in simulated low precision.
+
+Example (YAML, composed with a model config:
+``jpegnn fit --config model.yaml --config configs/quant/e5m2_nearest.yaml``)::
+
+    trainer:
+      callbacks:
+        - class_path: jpegnn.callbacks.quantization.QuantizationCallback
+          init_args:
+            weight: float:e5m2:nearest
+            activation: float:e5m2:nearest
+            gradient: float:e5m2:nearest
+            layer_types: [Conv2d, Linear]
+
+At ``setup`` (every stage: fit, validate, test, predict) the callback calls
+:func:`jpegnn.quant.wrap.quantize_model` on the LightningModule: weights of the selected layers are
+quantized on a copy in a forward pre-hook (the optimizer keeps full-precision master weights, and
+checkpoints hold them), their outputs (activations) in a forward hook, and the gradients flowing
+back into them by a tensor hook. Formats are spec strings (:mod:`jpegnn.quant.spec`):
+``"float:e<E>m<M>[:nearest|stochastic][:saturate]"``, ``"fixed:<WL>.<FL>[:rounding]"``,
+``"fp16"``, ``"bf16"`` or ``"none"``; a malformed one raises :class:`jpegnn.errors.ConfigError`
+when the callback is built. The hooks come off at ``teardown``. The formats are also written into
+each checkpoint under ``"quantization"`` so a run's precision can be read back from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from jpegnn.quant.spec import parse_format
+from jpegnn.quant.wrap import DEFAULT_LAYER_TYPES, QuantizationHandle, quantize_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QuantizationCallback"]
+
+
+class QuantizationCallback(Callback):
+    """Simulated low-precision weights/activations/gradients for the selected layer types.
+
+    Args:
+        weight: format of the layers' parameters (quantized copies; master weights stay full precision).
+        activation: format of the layers' outputs.
+        gradient: format of the gradients flowing back into the layers' outputs.
+        layer_types: class names of the layers to quantize (a module matches when its class or a
+            base class has one of these names), default ``["Conv2d", "Linear"]``.
+    """
+
+    def __init__(
+        self,
+        weight: Optional[str] = "none",
+        activation: Optional[str] = "none",
+        gradient: Optional[str] = "none",
+        layer_types: Optional[Sequence[str]] = None,
+    ) -> None:
+        super().__init__()
+        self.weight = parse_format(weight, "weight")
+        self.activation = parse_format(activation, "activation")
+        self.gradient = parse_format(gradient, "gradient")
+        if isinstance(layer_types, str):
+            layer_types = [layer_types]
+        self.layer_types = list(DEFAULT_LAYER_TYPES if layer_types is None else layer_types)
+        self.handle: Optional[QuantizationHandle] = None
+
+    def formats(self) -> dict[str, Any]:
+        """The configuration as plain strings (``"none"`` when unset)."""
+        return {
+            "weight": str(self.weight) if self.weight else "none",
+            "activation": str(self.activation) if self.activation else "none",
+            "gradient": str(self.gradient) if self.gradient else "none",
+            "layer_types": list(self.layer_types),
+        }
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.handle is not None:  # fit then test on the same trainer: hooks already in place
+            return
+        self.handle = quantize_model(
+            pl_module, self.weight, self.activation, self.gradient, layer_types=self.layer_types
+        )
+        log.info("quantization: %s", self.handle.describe())
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
+        checkpoint["quantization"] = self.formats()
