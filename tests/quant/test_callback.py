@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from jpegnn.callbacks.quantization import QuantizationCallback
 from jpegnn.errors import ConfigError
-from jpegnn.quant import quantize_float
+from jpegnn.quant import parse_format, quantize_float
 
 REPO = Path(__file__).resolve().parents[2]
 QUANT_CONFIGS = sorted((REPO / "configs" / "quant").glob("*.yaml"))
@@ -48,6 +48,7 @@ class TinyClassifier(LightningModule):
         x, y = batch
         out = self(x)
         self.outputs["train"] = out.detach()
+        TinyClassifier.last_train_output = out.detach()  # reachable after a CLI run
         return nn.functional.cross_entropy(out, y)
 
     def validation_step(self, batch, batch_idx):
@@ -138,6 +139,12 @@ def test_quant_config_composes_with_a_model_config_in_the_cli(config, tmp_path, 
         "model": {"class_path": f"{__name__}.TinyClassifier"},
         "data": {"class_path": f"{__name__}.TinyData"},
     }))
+    TinyClassifier.last_train_output = None
     assert main(["fit", "--config", str(model_cfg), "--config", str(config)]) == 0
     spec = yaml.safe_load(config.read_text())["trainer"]["callbacks+"][0]
     assert spec["class_path"] == "jpegnn.callbacks.quantization.QuantizationCallback"
+    # the callback was really applied: the logits are on the activation format's grid
+    out = TinyClassifier.last_train_output
+    fmt = parse_format(spec["init_args"]["activation"])
+    assert out is not None and torch.equal(fmt(out), out)
+    assert not torch.equal(parse_format("float:e2m1:saturate")(out), out) or "e2m1" in config.stem
