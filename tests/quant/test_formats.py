@@ -186,3 +186,19 @@ def test_gradients_pass_straight_through():
 def test_bad_arguments_raise_config_error(call, match):
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_torch_casts_and_cpu():
+    x = torch.cat([_random_bits(100000, seed=8), _log_uniform(100000, -30, 17, seed=9), _fp16_ties(10000, seed=10)])
+    xc = x.cuda()
+    assert _same_bits(quantize_float(xc, 5, 10).cpu(), xc.half().float().cpu())
+    assert _same_bits(quantize_float(xc, 8, 7).cpu(), xc.bfloat16().float().cpu())
+    assert _same_bits(quantize_float(xc, 4, 3).cpu(), quantize_float(x, 4, 3))
+    assert _same_bits(quantize_fixed(xc, 8, 4).cpu(), quantize_fixed(x, 8, 4))
+    assert _same_bits(quantize_float(xc.half(), 5, 2).float().cpu(), quantize_float(x.half(), 5, 2).float())
+    g = torch.Generator(device="cuda").manual_seed(0)
+    y = torch.full((200000,), 1.1, device="cuda")
+    q = quantize_float(y, 5, 2, "stochastic", generator=g)
+    assert set(q.unique().tolist()) == {1.0, 1.25}
+    assert abs(q.double().mean().item() - 1.1) < 5 * 0.125 / math.sqrt(y.numel())
