@@ -1,0 +1,262 @@
+"""``jpegnn profile``: parameters, GMACs, codec latency, peak memory and energy of models.
+
+Examples::
+
+    jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --size 768x512
+    jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --widths 16 32 64 128 --json widths.json
+    jpegnn profile --config configs/lic/mbt2018-mean.yaml configs/lic/elic.yaml --device cuda
+    jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --ckpt runs/x/last.ckpt --override model.init_args.quality=1
+
+Each ``--config`` (a ``jpegnn fit`` config) is instantiated without running anything
+(:func:`jpegnn.cli.build_from_config`); ``--widths`` profiles one model per value of
+``--width-arg`` (default ``model.init_args.N``); ``--ckpt`` loads trained weights (one
+checkpoint for all configs, or one per config). One table row per model is printed; ``--json``
+writes the rows atomically (see :mod:`jpegnn.profiling.summary` for every key).
+
+What is measured (details in :mod:`jpegnn.profiling`):
+
+* MACs: fvcore, 1 fused multiply-add = 1 MAC, at ``--size`` (``WIDTHxHEIGHT``), encoder and
+  decoder sides apart (for CompressAI models see :mod:`jpegnn.profiling.lic`).
+* encode/decode ms: median of ``--repeats`` device-synchronised calls after ``--warmup`` calls,
+  of the *real* codec for CompressAI models (``jpegnn.coding.lic.encode/decode``: padding,
+  network, rANS entropy coding) on a deterministic smooth synthetic image of ``--size``, or on
+  ``--image`` (centre-cropped to ``--size``).
+* peak memory: CUDA allocator peak on GPU; on CPU the process-wide peak RSS (an upper bound that
+  only grows from one model to the next).
+* energy: NVML GPU energy above idle of one real decode, repeated for at least
+  ``--energy-seconds``; null with the reason without a GPU or NVML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+from jpegnn.errors import CheckpointError, ConfigError
+
+__all__ = ["main", "build_parser", "load_checkpoint_weights", "REQUIRED_JSON_KEYS"]
+
+#: keys every JSON row has (null where not measurable)
+REQUIRED_JSON_KEYS = ("params", "gmacs_encoder", "gmacs_decoder", "encode_ms", "decode_ms", "energy_j_per_frame")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (one line) instead of printing usage and exiting 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"profile: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="jpegnn profile",
+        description="Parameters, GMACs (fvcore), encode/decode latency, peak memory and GPU energy "
+        "of the model of one or more jpegnn configs; one table row per model.",
+    )
+    p.add_argument("--config", nargs="+", action="extend", required=True, metavar="CONFIG",
+                   help="jpegnn fit config(s) whose model to profile")
+    p.add_argument("--ckpt", nargs="+", action="extend", default=[], metavar="CKPT",
+                   help="checkpoint(s) to load: one for all configs or one per config (default: random weights)")
+    p.add_argument("--widths", nargs="+", type=int, default=None, metavar="N",
+                   help="profile one model per width, overriding --width-arg (e.g. --widths 16 32 64)")
+    p.add_argument("--width-arg", default="model.init_args.N", metavar="KEY",
+                   help="config key set by --widths (default: model.init_args.N)")
+    p.add_argument("--override", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="config overrides, e.g. model.init_args.quality=5 (a leading -- is optional; "
+                   "write --override=--key=value to pass one starting with --)")
+    p.add_argument("--size", default="768x512", metavar="WxH", help="input WIDTHxHEIGHT in pixels (default 768x512)")
+    p.add_argument("--image", default=None, metavar="PATH",
+                   help="image for latency/energy (centre-cropped to --size; default: synthetic)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="device (default: cuda if available, else cpu)")
+    p.add_argument("--repeats", type=int, default=5, metavar="N", help="timed calls per side (median; default 5)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed calls first (default 1)")
+    p.add_argument("--no-energy", action="store_true", help="skip the energy measurement")
+    p.add_argument("--energy-seconds", type=float, default=1.0, metavar="S",
+                   help="minimum wall time of each energy measurement (default 1 s)")
+    p.add_argument("--idle-seconds", type=float, default=1.0, metavar="S",
+                   help="idle-power sampling window before measuring (default 1 s)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the rows to FILE (atomically)")
+    return p
+
+
+def _flag(override: str) -> str:
+    return override if override.startswith("--") else "--" + override
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    from jpegnn.profiling.inputs import parse_size
+
+    for cfg in args.config:
+        if not Path(cfg).is_file():
+            raise ConfigError(f"config file not found: {cfg}")
+    for ckpt in args.ckpt:
+        if not Path(ckpt).is_file():
+            raise CheckpointError(f"checkpoint not found: {ckpt}")
+    if args.ckpt and len(args.ckpt) not in (1, len(args.config)):
+        raise ConfigError(f"--ckpt: give one checkpoint or one per --config ({len(args.config)}), got {len(args.ckpt)}")
+    if args.ckpt and args.widths and len(args.widths) > 1:
+        raise ConfigError("--ckpt cannot be combined with several --widths (a checkpoint holds one width)")
+    if args.widths and any(w < 1 for w in args.widths):
+        raise ConfigError(f"--widths must be positive, got {args.widths}")
+    if args.repeats < 1 or args.warmup < 0:
+        raise ConfigError("--repeats must be >= 1 and --warmup >= 0")
+    try:
+        args.size_wh = parse_size(args.size)
+    except ConfigError as exc:
+        raise ConfigError(f"--size: {exc}") from None
+
+
+def _device(choice: Optional[str]) -> str:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available")
+    return choice or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_checkpoint_weights(module: Any, path: str | Path) -> None:
+    """Load a Lightning checkpoint's ``state_dict`` (or a plain state dict) into ``module``.
+
+    Raises:
+        CheckpointError: unreadable file, or weights that do not fit the configured model.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
+        hook = getattr(module, "on_load_checkpoint", None)
+        if callable(hook):
+            hook(ckpt)  # LICModule resizes its CDF buffers to the checkpoint's
+        targets, state = [module], ckpt["state_dict"]
+    elif isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        targets, state = [module, getattr(module, "model", None)], ckpt  # plain state dict (CompressAI)
+    else:
+        raise CheckpointError(f"{path} holds no state_dict")
+    errors = []
+    for target in targets:
+        if target is None:
+            continue
+        try:
+            target.load_state_dict(state, strict=True)
+            return
+        except RuntimeError as exc:
+            errors.append(str(exc).strip().splitlines()[0])
+    raise CheckpointError(f"{path} does not fit the configured model: {errors[-1]}")
+
+
+def _load_image(path: str, size: tuple[int, int]):
+    from jpegnn.data.io import load_rgb, to_float
+
+    img = to_float(load_rgb(path))
+    width, height = size
+    _, h, w = img.shape
+    if h < height or w < width:
+        raise ConfigError(f"--image {path} is {w}x{h}, smaller than --size {width}x{height}")
+    top, left = (h - height) // 2, (w - width) // 2
+    return img[:, top : top + height, left : left + width].unsqueeze(0).contiguous()
+
+
+def _models(args: argparse.Namespace) -> list[tuple[str, str, list[str], Optional[str]]]:
+    """(row name, config, overrides, checkpoint) for every model to profile."""
+    overrides = [_flag(o) for o in args.override]
+    out = []
+    for i, cfg in enumerate(args.config):
+        ckpt = (args.ckpt[i] if len(args.ckpt) > 1 else args.ckpt[0]) if args.ckpt else None
+        stem = Path(cfg).stem
+        widths = args.widths or [None]
+        for width in widths:
+            extra = [] if width is None else [f"--{args.width_arg}={width}"]
+            name = stem if width is None else f"{stem} {args.width_arg.rsplit('.', 1)[-1]}={width}"
+            if ckpt:
+                name += f" [{Path(ckpt).name}]"
+            out.append((name, cfg, overrides + extra, ckpt))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's start-up chatter (seed, accelerator, tips) while configs instantiate."""
+    loggers = [logging.getLogger(n) for n in ("lightning", "lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # build_from_config passes args= while sys.argv holds `jpegnn profile ...`
+            warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
+    from jpegnn.profiling.summary import PROFILE_COLUMNS
+    from jpegnn.profiling.tables import text_table
+
+    headers = [h for _, h in PROFILE_COLUMNS]
+    print(text_table(headers, [[row.get(k) for k, _ in PROFILE_COLUMNS] for row in rows]))
+    first = rows[0]
+    notes = [
+        f"size {first['size']} on {first['device']}; MACs: fvcore, 1 fused multiply-add = 1 MAC; MB = 10^6 bytes",
+    ]
+    definitions = first["complexity"].get("definitions", {})
+    notes += [f"GMACs {side}: {text}" for side, text in definitions.items() if text]
+    notes.append(f"encode/decode: {first.get('coding')}; median of {repeats} calls after {warmup} warm-up, "
+                 f"on {first.get('latency_image')}")
+    notes.append(f"peak memory: {first.get('memory_kind')}"
+                 + (" (process-wide peak RSS, only grows across rows)" if first.get("memory_kind") == "process_peak_rss" else ""))
+    reasons = sorted({r["energy_unavailable"] for r in rows if r.get("energy_unavailable")})
+    if reasons:
+        notes += [f"energy unavailable: {reason}" for reason in reasons]
+    else:
+        notes.append("J/frame: GPU energy above idle of one real decode (NVML)")
+    print("\n".join(notes))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``jpegnn profile`` with ``argv``; returns the exit status (0)."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    _check_args(args)
+    device = _device(args.device)
+    warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
+
+    from jpegnn.cli import build_from_config
+    from jpegnn.profiling.summary import profile_module, setup_energy
+    from jpegnn.utils.atomic import write_json_atomic
+
+    image = _load_image(args.image, args.size_wh) if args.image else None
+    energy = None if args.no_energy else setup_energy(device, args.idle_seconds)
+    if energy is not None and not energy.available:
+        print(f"energy unavailable: {energy.reason}", file=sys.stderr)
+    rows = []
+    for name, cfg, overrides, ckpt in _models(args):
+        with _quiet_lightning():
+            module = build_from_config(cfg, overrides)
+        if ckpt:
+            load_checkpoint_weights(module, ckpt)
+        rows.append(
+            profile_module(
+                module, args.size_wh, device=device, repeats=args.repeats, warmup=args.warmup,
+                image=image, energy=energy, energy_seconds=args.energy_seconds, name=name,
+            )
+        )
+        print(f"profiled {name}", file=sys.stderr)
+    _print_table(rows, args.repeats, args.warmup)
+    if args.json:
+        doc: dict[str, Any] = {"tool": "jpegnn profile", "size": args.size, "device": device, "models": rows}
+        if len(rows) == 1:  # a single model's keys also at the top level
+            doc = {**rows[0], **doc}
+        write_json_atomic(args.json, doc)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0

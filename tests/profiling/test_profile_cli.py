@@ -1,0 +1,91 @@
+"""``jpegnn profile``: the table, the JSON keys, several models per call, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import pytest
+
+from jpegnn.cli import main
+from jpegnn.commands.profile import REQUIRED_JSON_KEYS
+
+TINY = "tests/conf/lic_tiny.yaml"  # bmshj2018-hyperprior, N=8, M=12
+FAST = ["--size", "64x64", "--repeats", "1", "--warmup", "0"]
+
+
+def test_table_and_json(tmp_path, capsys):
+    out = tmp_path / "profile.json"
+    assert main(["profile", "--config", TINY, *FAST, "--json", str(out)]) == 0
+    printed = capsys.readouterr()
+    header = printed.out.splitlines()[0]
+    for column in ("params (M)", "GMACs enc", "GMACs dec", "encode ms", "decode ms", "peak MB", "J/frame"):
+        assert column in header
+    assert "energy unavailable: no CUDA device" in printed.out
+    doc = json.loads(out.read_text())
+    for key in REQUIRED_JSON_KEYS:
+        assert key in doc, key
+    assert doc["energy_j_per_frame"] is None and doc["energy_unavailable"].startswith("no CUDA device")
+    assert doc["params"] == 21_563 and doc["gmacs_encoder"] > 0 and doc["gmacs_decoder"] > 0
+    assert doc["encode_ms"] > 0 and doc["decode_ms"] > 0 and doc["bits_per_pixel"] > 0
+    assert doc["memory_kind"] == "process_peak_rss"
+    assert len(doc["models"]) == 1 and doc["models"][0]["params"] == doc["params"]
+
+
+def test_widths_and_several_configs_give_one_row_each(tmp_path, capsys):
+    out = tmp_path / "widths.json"
+    args = ["profile", "--config", TINY, TINY, "--widths", "8", "16", *FAST, "--no-energy", "--json", str(out)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())["models"]
+    assert [r["model"] for r in rows] == ["lic_tiny N=8", "lic_tiny N=16"] * 2
+    assert rows[0]["gmacs_decoder"] < rows[1]["gmacs_decoder"]
+    assert rows[0]["params"] < rows[1]["params"]
+    assert all(set(REQUIRED_JSON_KEYS) <= set(r) for r in rows)
+    table = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("lic_tiny N=") for line in table) == 4
+
+
+def test_hyperprior_config_has_5_08_million_parameters(capsys):
+    assert main(["profile", "--config", "configs/lic/bmshj2018-hyperprior.yaml", *FAST, "--no-energy"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.split()[:2] == ["bmshj2018-hyperprior", "5.08"]
+
+
+def test_checkpoint_weights_are_loaded(tmp_path):
+    from jpegnn.tasks.lic import LICModule
+    from tests.callbacks.test_profiling_callbacks import TinyData
+
+    module = LICModule("bmshj2018-hyperprior", quality=1, N=8, M=12)
+    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                        default_root_dir=str(tmp_path))
+    trainer.fit(module, TinyData())
+    ckpt = tmp_path / "tiny.ckpt"
+    trainer.save_checkpoint(ckpt)
+    out = tmp_path / "p.json"
+    assert main(["profile", "--config", TINY, "--ckpt", str(ckpt), *FAST, "--no-energy", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["model"] == "lic_tiny [tiny.ckpt]" and doc["params"] == 21_563
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "no/such.yaml"], "config file not found: no/such.yaml"),
+        (["--config", TINY, "--ckpt", "no/such.ckpt"], "checkpoint not found: no/such.ckpt"),
+        (["--config", TINY, "--size", "768by512"], "--size: size must be WIDTHxHEIGHT"),
+        (["--config", TINY, "--size", "0x512"], "--size: size must be positive"),
+        (["--config", TINY, "--widths", "8", "16", "--ckpt", TINY], "--ckpt cannot be combined with several --widths"),
+    ],
+)
+def test_one_line_errors(args, message, capsys):
+    assert main(["profile", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jpegnn: error: ") and message in err[-1]
+
+
+def test_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_text("not a checkpoint")
+    assert main(["profile", "--config", TINY, "--ckpt", str(bad), *FAST, "--no-energy"]) == 2
+    assert "is not a readable PyTorch checkpoint" in capsys.readouterr().err
