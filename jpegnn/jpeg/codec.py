@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from jpegnn.errors import ConfigError
-from jpegnn.jpeg.color import rgb_to_ycbcr_centered, ycbcr_centered_to_rgb
+from jpegnn.jpeg.color import rgb_to_ycbcr_planes, ycbcr_planes_to_rgb
 from jpegnn.jpeg.islow import fdct_islow, idct_islow, quantize_islow
-from jpegnn.jpeg.dct import blockify, forward_dct, inverse_dct_dequant, unblockify
+from jpegnn.jpeg.dct import blockify, dct_quant_scale, inverse_dct_dequant, unblockify
 from jpegnn.jpeg.rounding import check_surrogate, quantize, ste_clamp, ste_round
 from jpegnn.jpeg.sampling import SUBSAMPLING, check_subsampling, downsample, fancy_upsample
 from jpegnn.jpeg.tables import as_table_stack, quality_tables
@@ -76,10 +76,10 @@ class JPEGCoefficients:
     """Quantized DCT coefficients of a batch, as a baseline JPEG encoder would store them.
 
     Attributes:
-        groups: component groups, each ``(B, C, nby, nbx, 64)`` integer-valued floats in natural
-            row-major coefficient order (``8u + v``); one group of 3 for 4:4:4, else
-            ``[Y (C=1), CbCr (C=2)]``. Only the blocks holding image data are stored; the extra
-            "dummy" blocks libjpeg appends to complete the last MCU are the bit counter's business.
+        groups: one tensor per component (Y, Cb, Cr), each ``(B, 1, nby, nbx, 64)`` of
+            integer-valued floats in natural row-major coefficient order (``8u + v``). Only the
+            blocks holding image data are stored; the extra "dummy" blocks libjpeg appends to
+            complete the last MCU are the bit counter's business.
         unrounded: ``y = F / Q`` before rounding, same layout (input of smooth rate models).
         steps: ``(3, 64)`` quantizer steps used for Y, Cb, Cr (float; integers in eval mode).
         geometry: image size and subsampling.
@@ -156,30 +156,27 @@ def encode(
     subsampling = check_subsampling(subsampling)
     B, _, H, W = x.shape
     geo = Geometry(H, W, subsampling)
+    y_plane, cb_plane, cr_plane = rgb_to_ycbcr_planes(x)
     fh, fv = geo.factors
+    nby, nbx = geo.luma_blocks
+    planes = [_pad_replicate(y_plane, 8 * nby, 8 * nbx)]
     if (fh, fv) == (1, 1):
-        nby, nbx = geo.luma_blocks
-        ycc = rgb_to_ycbcr_centered(x)
-        planes = [(_pad_replicate(ycc, 8 * nby, 8 * nbx), steps)]
+        planes += [_pad_replicate(p, 8 * nby, 8 * nbx) for p in (cb_plane, cr_plane)]
     else:
-        nby, nbx = geo.luma_blocks
-        y_plane, c_plane = rgb_to_ycbcr_centered(x, split=True)
-        luma = _pad_replicate(y_plane, 8 * nby, 8 * nbx)
         cby, cbx = geo.chroma_blocks
         ch, _ = geo.chroma_size
-        chroma = _pad_replicate(c_plane, ch * fv, 8 * cbx * fh)
-        chroma = _pad_replicate(downsample(chroma, subsampling), 8 * cby, 8 * cbx)
-        planes = [(luma, steps[:1]), (chroma, steps[1:])]
+        for p in (cb_plane, cr_plane):
+            p = downsample(_pad_replicate(p, ch * fv, 8 * cbx * fh), subsampling)
+            planes.append(_pad_replicate(p, 8 * cby, 8 * cbx))
     groups, unrounded = [], []
-    for plane, st in planes:
+    for plane, st in zip(planes, steps):
         blocks = blockify(plane)
-        coef = forward_dct(blocks)
-        y = coef / (8.0 * st[:, None, None, :])
+        y = dct_quant_scale(blocks, st)
         unrounded.append(y)
         q = quantize(y, rounding, training)
         if dct == "islow":
             with torch.no_grad():
-                qt = st.detach().round().clamp(1, 32767).reshape(-1, 1, 1, 8, 8)
+                qt = st.detach().round().clamp(1, 32767).reshape(8, 8)
                 exact = quantize_islow(fdct_islow(blocks.detach().reshape(*blocks.shape[:-1], 8, 8)), qt)
                 exact = exact.reshape(blocks.shape).to(q.dtype)
             q = q + (exact - q).detach() if q.requires_grad else exact
@@ -201,24 +198,23 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
     steps = coefs.steps if steps is None else steps
     geo = coefs.geometry
     H, W = geo.height, geo.width
-    planes, c0 = [], 0
-    for g in coefs.groups:
-        n = g.shape[1]
-        st = steps[c0 : c0 + n]
+    planes = []
+    for g, st in zip(coefs.groups, steps):
         samples = inverse_dct_dequant(g, st)
         if dct == "islow":
             with torch.no_grad():
-                qt = st.detach().round().clamp(1, 32767)[None, :, None, None, :]
-                deq = (torch.round(g.detach()).to(torch.int64) * qt.to(torch.int64))
+                qt = st.detach().round().clamp(1, 32767).to(torch.int64)
+                deq = torch.round(g.detach()).to(torch.int64) * qt
                 exact = idct_islow(deq.reshape(*g.shape[:-1], 8, 8)).reshape(g.shape).to(samples.dtype)
             samples = samples + (exact - samples).detach()
         planes.append(unblockify(samples))
-        c0 += n
-    if len(planes) == 1:
-        return ycbcr_centered_to_rgb(_crop(planes[0], H, W))
-    ch, cw = geo.chroma_size
-    cbcr = _crop(fancy_upsample(_crop(planes[1], ch, cw), geo.subsampling), H, W)
-    return ycbcr_centered_to_rgb(_crop(planes[0], H, W), cbcr)
+    y = _crop(planes[0], H, W)
+    if geo.factors == (1, 1):
+        cb, cr = (_crop(p, H, W) for p in planes[1:])
+    else:
+        ch, cw = geo.chroma_size
+        cb, cr = (_crop(fancy_upsample(_crop(p, ch, cw), geo.subsampling), H, W) for p in planes[1:])
+    return ycbcr_planes_to_rgb(y, cb, cr)
 
 
 def _softplus_inv(t: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import functools
 
 import torch
 
-from jpegnn.jpeg.rounding import clamp_with_mask_
+from jpegnn.jpeg.rounding import clamp_with_mask, masked_grad
 
 _S = 65536.0
 # Encoder, jccolor.c rgb_ycc_start: FIX(0.29900) = 19595, FIX(0.58700) = 38470, ...
@@ -42,93 +42,88 @@ _CBCR_TO_RGB_FIX = (
 @functools.lru_cache(maxsize=8)
 def _weights(device: str, dtype):
     w_enc = (torch.tensor(_RGB_TO_YCC_FIX, dtype=torch.float64) / _S).to(device=device, dtype=dtype)
-    b_enc = torch.tensor(_RGB_TO_YCC_OFFSET, dtype=dtype, device=device)[:, None]
+    b_enc = torch.tensor(_RGB_TO_YCC_OFFSET, dtype=dtype, device=device)[None, :, None]
     w_dec = (torch.tensor(_CBCR_TO_RGB_FIX, dtype=torch.float64) / _S).to(device=device, dtype=dtype)
     return w_enc, b_enc, w_dec
 
 
-class _RGBToYCC(torch.autograd.Function):
-    """[0, 1] RGB -> 8-bit samples (round half up, clamp) -> ``floor(W @ rgb + b)`` (libjpeg's
-    ``rgb_ycc_convert``), in one node; floors straight-through. With ``split`` returns
-    ``(Y (B, 1, H, W), CbCr (B, 2, H, W))`` as separate tensors (no slicing in the graph)."""
+class _RGBToYCCPlanes(torch.autograd.Function):
+    """[0, 1] RGB -> 8-bit samples (round, clamp) -> ``floor(W @ rgb + b)`` (libjpeg's
+    ``rgb_ycc_convert``) in one batched GEMM with the offset as bias; returns the Y, Cb, Cr
+    planes ``(B, 1, H, W)`` each. Roundings are straight-through."""
 
     @staticmethod
-    def forward(ctx, x, w, b, split):
+    def forward(ctx, x, w, b):
         B, _, H, W = x.shape
-        v = x * 255.0
-        v.add_(0.5).floor_()
-        clamped = clamp_with_mask_(v, 0.0, 255.0)
-        ctx.save_for_backward(clamped)
-        ctx.w, ctx.split = w, split
-        v = v.reshape(B, 3, H * W)
-        if split:
-            y = torch.matmul(w[:1], v).add_(b[:1]).floor_()
-            c = torch.matmul(w[1:], v).add_(b[1:]).floor_()
-            return y.reshape(B, 1, H, W), c.reshape(B, 2, H, W)
-        return torch.matmul(w, v).add_(b).floor_().reshape(B, 3, H, W)
+        v, keep = clamp_with_mask(torch.mul(x, 255.0).round_(), 0.0, 255.0)
+        out = torch.baddbmm(b.expand(B, 3, H * W), w.expand(B, 3, 3), v.reshape(B, 3, H * W)).floor_()
+        ctx.save_for_backward(keep, w)
+        out = out.reshape(B, 3, H, W)
+        return out[:, 0:1], out[:, 1:2], out[:, 2:3]
 
     @staticmethod
-    def backward(ctx, *grads):
-        (clamped,) = ctx.saved_tensors
-        w = ctx.w
-        if ctx.split:
-            gy, gc = grads
-            B, _, H, W = gc.shape
-            gx = torch.matmul(w[1:].T, gc.reshape(B, 2, H * W))
-            gx.baddbmm_(w[:1].T.expand(B, 3, 1), gy.reshape(B, 1, H * W))
-        else:
-            (g,) = grads
-            B, _, H, W = g.shape
-            gx = torch.matmul(w.T, g.reshape(B, 3, H * W))
-        gx = gx.reshape(B, 3, H, W).mul_(255.0)
-        if clamped.numel():
-            gx.masked_fill_(clamped, 0.0)
-        return gx, None, None, None
+    def backward(ctx, gy, gcb, gcr):
+        keep, w = ctx.saved_tensors
+        B, _, H, W = gy.shape
+        g = torch.cat([gy, gcb, gcr], 1).reshape(B, 3, H * W)
+        wt = (w * 255.0).T.contiguous().expand(B, 3, 3)
+        gx = torch.bmm(wt, g).reshape(B, 3, H, W)
+        return masked_grad(gx, keep), None, None
 
 
-class _YCCToRGB(torch.autograd.Function):
-    """``clamp(y + 128 + floor(W @ cbcr + 0.5), 0, 255) / 255``: libjpeg's ``ycc_rgb_convert``
-    with ``range_limit``; floors straight-through, zero gradient where clamped. Takes
-    ``(y, cbcr)`` or one ``(B, 3, H, W)`` tensor (``cbcr=None``)."""
+# decoder constants as Python floats: R = Y + a Cr, G = Y + b Cb + c Cr, B = Y + d Cb
+_A, _B, _C, _D = (v / _S for v in (91881.0, -22554.0, -46802.0, 116130.0))
+
+
+class _YCCPlanesToRGB(torch.autograd.Function):
+    """``clamp(floor(y + 128.5 + a cr), 0, 255) / 255`` etc.: libjpeg's ``ycc_rgb_convert`` with
+    ``range_limit``. Folding ``+ 0.5`` and ``y + 128`` into one floor is exact in float32 for all
+    8-bit inputs (every product is exact and each sum stays within float32's integer range;
+    checked exhaustively in tests/jpeg). Floors straight-through, zero gradient where clamped."""
 
     @staticmethod
-    def forward(ctx, y, cbcr, w):
-        ctx.joint = cbcr is None
-        if ctx.joint:
-            y, cbcr = y[:, :1], y[:, 1:]
-        B, _, H, W = cbcr.shape
-        t = torch.matmul(w, cbcr.reshape(B, 2, H * W)).reshape(B, 3, H, W)
-        t.add_(0.5).floor_().add_(y).add_(128.0)
-        clamped = clamp_with_mask_(t, 0.0, 255.0)
-        ctx.save_for_backward(clamped)
-        ctx.w = w
-        return t.mul_(1.0 / 255.0)
+    def forward(ctx, y, cb, cr):
+        B, _, H, W = y.shape
+        y128 = y + 128.5
+        out = y.new_empty(B, 3, H, W)
+        torch.add(y128, cr, alpha=_A, out=out[:, 0:1])
+        torch.add(y128, cb, alpha=_B, out=out[:, 1:2]).add_(cr, alpha=_C)
+        torch.add(y128, cb, alpha=_D, out=out[:, 2:3])
+        out, keep = clamp_with_mask(out.floor_(), 0.0, 255.0)
+        ctx.save_for_backward(keep)
+        return out.mul_(1.0 / 255.0)
 
     @staticmethod
     def backward(ctx, g):
-        (clamped,) = ctx.saved_tensors
-        gt = g * (1.0 / 255.0)
-        if clamped.numel():
-            gt.masked_fill_(clamped, 0.0)
-        B, _, H, W = gt.shape
-        gc = torch.matmul(ctx.w.T, gt.reshape(B, 3, H * W)).reshape(B, 2, H, W)
-        gy = gt.sum(1, keepdim=True)
-        if ctx.joint:
-            return torch.cat([gy, gc], 1), None, None
-        return gy, gc, None
+        (keep,) = ctx.saved_tensors
+        g = masked_grad(g, keep)
+        gr, gg, gb = g[:, 0:1], g[:, 1:2], g[:, 2:3]
+        k = 1.0 / 255.0
+        gy = g.sum(1, keepdim=True).mul_(k)
+        gcb = torch.mul(gg, _B * k).add_(gb, alpha=_D * k)
+        gcr = torch.mul(gr, _A * k).add_(gg, alpha=_C * k)
+        return gy, gcb, gcr
 
 
-def rgb_to_ycbcr_centered(x: torch.Tensor, split: bool = False):
-    """RGB ``(B, 3, H, W)`` in [0, 1] to centered integer YCbCr (``Y-128, Cb-128, Cr-128``)
-    exactly as libjpeg: 8-bit samples ``round(255 x)`` (clamped), then ``rgb_ycc_convert``.
-    Returns one ``(B, 3, H, W)`` tensor, or ``(Y, CbCr)`` with ``split=True``."""
+def rgb_to_ycbcr_planes(x: torch.Tensor):
+    """RGB ``(B, 3, H, W)`` in [0, 1] to centered integer ``(Y-128, Cb-128, Cr-128)`` planes
+    ``(B, 1, H, W)`` exactly as libjpeg: 8-bit samples ``round(255 x)`` (clamped to 0..255), then
+    ``rgb_ycc_convert``."""
     w, b, _ = _weights(str(x.device), x.dtype)
-    return _RGBToYCC.apply(x, w, b, split)
+    return _RGBToYCCPlanes.apply(x, w, b)
 
 
-def ycbcr_centered_to_rgb(y: torch.Tensor, cbcr: torch.Tensor | None = None) -> torch.Tensor:
-    """Centered integer planes ``y (B, 1, H, W)`` and ``cbcr (B, 2, H, W)`` (or one
-    ``(B, 3, H, W)`` tensor as ``y``) to RGB in [0, 1] exactly as libjpeg's ``ycc_rgb_convert``
-    (+ ``range_limit``), divided by 255."""
-    _, _, w = _weights(str(y.device), y.dtype)
-    return _YCCToRGB.apply(y, cbcr, w)
+def rgb_to_ycbcr_centered(x: torch.Tensor) -> torch.Tensor:
+    """Like :func:`rgb_to_ycbcr_planes`, as one ``(B, 3, H, W)`` tensor."""
+    return torch.cat(rgb_to_ycbcr_planes(x), 1)
+
+
+def ycbcr_planes_to_rgb(y: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor) -> torch.Tensor:
+    """Centered integer planes ``(B, 1, H, W)`` to RGB ``(B, 3, H, W)`` in [0, 1] exactly as
+    libjpeg's ``ycc_rgb_convert`` (+ ``range_limit``), divided by 255."""
+    return _YCCPlanesToRGB.apply(y, cb, cr)
+
+
+def ycbcr_centered_to_rgb(ycc: torch.Tensor) -> torch.Tensor:
+    """Like :func:`ycbcr_planes_to_rgb` for one centered ``(B, 3, H, W)`` tensor."""
+    return _YCCPlanesToRGB.apply(ycc[:, 0:1], ycc[:, 1:2], ycc[:, 2:3])

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from jpegnn.jpeg.rounding import clamp_with_mask_
+from jpegnn.jpeg.rounding import clamp_with_mask, masked_grad
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,31 +59,61 @@ def forward_dct(blocks: torch.Tensor) -> torch.Tensor:
     return blocks @ k.T
 
 
+class _DCTScaled(torch.autograd.Function):
+    """``y = (blocks @ K^T) / (8 Q)`` in one GEMM: ``1 / (8 Q)`` is folded into the matrix except
+    for the DC column, which stays the exact integer block sum and is divided afterwards (a
+    true division, so libjpeg's exact DC ties survive)."""
+
+    @staticmethod
+    def forward(ctx, blocks, steps):
+        k = dct_matrix(blocks.device, blocks.dtype)
+        inv = 1.0 / (8.0 * steps)
+        kq = k.T * inv
+        kq[:, 0] = k[0]  # exact DC sum (row 0 of K is all ones)
+        shape = blocks.shape
+        y = torch.mm(blocks.reshape(-1, 64), kq)
+        y[:, 0].div_(8.0 * steps[0])
+        ctx.save_for_backward(y, steps)
+        ctx.k = k
+        return y.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        y, steps = ctx.saved_tensors
+        shape = g.shape
+        g2 = g.reshape(-1, 64)
+        gb = gs = None
+        if ctx.needs_input_grad[0]:
+            kq = ctx.k.T * (1.0 / (8.0 * steps))
+            gb = torch.mm(g2, kq.T).reshape(shape)
+        if ctx.needs_input_grad[1]:  # dy/dQ = -y / Q
+            gs = -(g2 * y).sum(0) / steps
+        return gb, gs
+
+
+def dct_quant_scale(blocks: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """``(..., 64)`` centered sample blocks to ``y = F / Q`` (orthonormal coefficient over the
+    step, ``steps`` a 64-vector), ready for rounding; differentiable in blocks and steps."""
+    return _DCTScaled.apply(blocks, steps)
+
+
 class _IDCTRound(torch.autograd.Function):
-    """``floor(q @ M + 0.5)`` clamped to [-128, 127] (libjpeg's IDCT descale + range limit) in
-    one node, in place on the GEMM output; gradients for ``q`` and ``M`` (hence the steps)."""
+    """``clamp(floor(q @ M + 0.5), -128, 127)`` (libjpeg's IDCT descale + range limit) as one
+    2-D GEMM with the 0.5 as bias, rounded in place; gradients for ``q`` and ``M``."""
 
     @staticmethod
     def forward(ctx, q, m):
-        B, C = q.shape[:2]
-        out = torch.matmul(q.reshape(B, C, -1, 64), m)
-        out.add_(0.5).floor_()
-        clamped = clamp_with_mask_(out, -128.0, 127.0)
-        ctx.save_for_backward(q, m, clamped)
+        half = torch.full((64,), 0.5, dtype=q.dtype, device=q.device)
+        out, keep = clamp_with_mask(torch.addmm(half, q.reshape(-1, 64), m).floor_(), -128.0, 127.0)
+        ctx.save_for_backward(q, m, keep)
         return out.reshape(q.shape)
 
     @staticmethod
     def backward(ctx, g):
-        q, m, clamped = ctx.saved_tensors
-        B, C = q.shape[:2]
-        g = g.reshape(B, C, -1, 64)
-        if clamped.numel():
-            g = g.masked_fill(clamped, 0.0)
-        gq = gm = None
-        if ctx.needs_input_grad[0]:
-            gq = torch.matmul(g, m.transpose(-1, -2)).reshape(q.shape)
-        if ctx.needs_input_grad[1]:
-            gm = torch.matmul(q.reshape(B, C, -1, 64).transpose(-1, -2), g).sum(0)
+        q, m, keep = ctx.saved_tensors
+        g = masked_grad(g.reshape(-1, 64), keep)
+        gq = torch.mm(g, m.T).reshape(q.shape) if ctx.needs_input_grad[0] else None
+        gm = torch.mm(q.reshape(-1, 64).T, g) if ctx.needs_input_grad[1] else None
         return gq, gm
 
 
@@ -91,8 +121,8 @@ def inverse_dct_dequant(qcoef: torch.Tensor, steps: torch.Tensor) -> torch.Tenso
     """Dequantize, inverse-transform, round and clamp in one GEMM node:
     samples ``= clamp(floor((q * Q) @ (K / 8) + 0.5), -128, 127)`` (centered 8-bit samples).
 
-    ``qcoef``: ``(B, C, nby, nbx, 64)`` quantized coefficients; ``steps``: ``(C, 64)`` quantizer
-    steps (orthonormal units), folded into the 64x64 matrix per component."""
+    ``qcoef``: ``(..., 64)`` quantized coefficients of one component; ``steps``: its 64 quantizer
+    steps (orthonormal units), folded into the 64x64 matrix."""
     k = dct_matrix(qcoef.device, qcoef.dtype)
-    m = steps[:, :, None] * (k * 0.125)[None]  # (C, 64, 64)
+    m = steps.reshape(64, 1) * (k * 0.125)
     return _IDCTRound.apply(qcoef, m)

@@ -54,7 +54,7 @@ def pillow_encode(image: torch.Tensor, tables=None, quality=None, subsampling="4
     if tables is not None and quality is not None:
         raise ConfigError("give tables or quality, not both (Pillow would rescale the tables)")
     ss = PILLOW_SUBSAMPLING[check_subsampling(subsampling)]
-    arr = (image.detach().float().clamp(0, 1) * 255.0 + 0.5).floor().to(torch.uint8)
+    arr = torch.round(image.detach().float().clamp(0, 1) * 255.0).to(torch.uint8)  # as DiffJPEG
     img = Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
     kwargs = dict(subsampling=ss, optimize=bool(optimize))
     if tables is not None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from jpegnn.jpeg.color import rgb_to_ycbcr_centered, ycbcr_centered_to_rgb
+from jpegnn.jpeg.color import rgb_to_ycbcr_centered, rgb_to_ycbcr_planes, ycbcr_centered_to_rgb, ycbcr_planes_to_rgb
 from jpegnn.jpeg.sampling import downsample, fancy_upsample
 
 
@@ -38,19 +38,31 @@ def test_rgb_to_ycc_exact():
     ours = rgb_to_ycbcr_centered(x)[0].reshape(3, -1).long().numpy() + 128
     ref = np.array([libjpeg_rgb_ycc(*map(int, rgb[:, i])) for i in range(rgb.shape[1])]).T
     assert np.array_equal(ours, ref)
-    y, c = rgb_to_ycbcr_centered(x, split=True)
-    assert torch.equal(torch.cat([y, c], 1), rgb_to_ycbcr_centered(x))
+    y, cb, cr = rgb_to_ycbcr_planes(x)
+    assert y.shape == (1, 1, 40, 100) and torch.equal(torch.cat([y, cb, cr], 1), rgb_to_ycbcr_centered(x))
 
 
-def test_ycc_to_rgb_exact():
-    rng = np.random.default_rng(1)
-    ycc = rng.integers(0, 256, (3, 4000))
-    ycc[:, :4] = [[0, 255, 0, 255], [0, 255, 255, 0], [0, 255, 0, 255]]
-    t = torch.tensor(ycc, dtype=torch.float32).reshape(1, 3, 40, 100) - 128
-    ours = (ycbcr_centered_to_rgb(t[:, :1], t[:, 1:])[0].reshape(3, -1) * 255).round().long().numpy()
-    ref = np.array([libjpeg_ycc_rgb(*map(int, ycc[:, i])) for i in range(ycc.shape[1])]).T
-    assert np.array_equal(ours, ref)
-    assert torch.equal(ycbcr_centered_to_rgb(t), ycbcr_centered_to_rgb(t[:, :1], t[:, 1:]))
+def test_ycc_to_rgb_exact_for_all_chroma_pairs():
+    """Every (Cb, Cr) pair with several luma values, against libjpeg's integer formulas."""
+    v = torch.arange(-128, 128)
+    cb, cr = torch.meshgrid(v, v, indexing="ij")
+    for yv in (-128, -100, -1, 0, 1, 50, 127):
+        y = torch.full_like(cb, yv)
+        planes = [t.float().reshape(1, 1, 256, 256) for t in (y, cb, cr)]
+        ours = (ycbcr_planes_to_rgb(*planes)[0] * 255).round().long()
+        yi, cbi, cri = y + 128, cb, cr
+        ref = torch.stack(
+            [
+                yi + ((91881 * cri + 32768) >> 16),
+                yi + ((-22554 * cbi - 46802 * cri + 32768) >> 16),
+                yi + ((116130 * cbi + 32768) >> 16),
+            ]
+        ).clamp(0, 255)
+        assert torch.equal(ours, ref), yv
+    t = torch.cat(planes, 1)
+    assert torch.equal(ycbcr_centered_to_rgb(t), ycbcr_planes_to_rgb(*planes))
+    # the scalar transcription agrees too
+    assert libjpeg_ycc_rgb(200, 30, 250) == (ycbcr_planes_to_rgb(*(torch.tensor([[[[v - 128.0]]]]) for v in (200, 30, 250)))[0, :, 0, 0] * 255).round().long().tolist()
 
 
 def ref_downsample(c, fv):
