@@ -20,3 +20,11 @@ __all__ = [
     "load_rgb",
     "to_float",
 ]
+
+# JPEG-table learning (issue 3): DataModules and datasets usable as short class_path names
+from jpegnn.data.datamodules import ADE20KDataModule, ClassificationDataModule, FrequencyDataModule  # noqa: E402
+from jpegnn.data.datasets import ADE20K, ClassFolder, FrequencyBlocks  # noqa: E402
+
+__all__ += [
+    "ClassificationDataModule", "FrequencyDataModule", "ADE20KDataModule", "ClassFolder", "ADE20K", "FrequencyBlocks",
+]

@@ -22,3 +22,10 @@ __all__ = [
     "MissingSplitError",
     "IMAGE_EXTENSIONS",
 ]
+
+# JPEG-table learning (issue 3): classification folders, ADE20K, the synthetic frequency set
+from jpegnn.data.datasets.ade20k import ADE20K  # noqa: E402
+from jpegnn.data.datasets.classification import ClassFolder  # noqa: E402
+from jpegnn.data.datasets.frequency import FrequencyBlocks  # noqa: E402
+
+__all__ += ["ClassFolder", "ADE20K", "FrequencyBlocks"]
