@@ -84,6 +84,9 @@ class LICModule(LightningModule):
             convolutions on recent GPUs with ``bf16-mixed``/``16-mixed`` precision).
         compile: run the training forward through ``torch.compile`` (GPU; the first steps compile).
             Validation, test and entropy coding always use the eager model.
+        N_entropy: width of the hyper branch (``z`` channels, entropy bottleneck, ``h_a``/``h_s``
+            hidden layers) when it differs from N; hyperprior family only (``bmshj2018-hyperprior``,
+            ``mbt2018-mean``). Knowledge-distilled students use it (:mod:`jpegnn.tasks.distillation`).
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class LICModule(LightningModule):
         results_name: Optional[str] = None,
         channels_last: bool = False,
         compile: bool = False,
+        N_entropy: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler"])
@@ -113,7 +117,7 @@ class LICModule(LightningModule):
         self.aux_optimizer_factory = aux_optimizer
         self.lr_scheduler_factory = lr_scheduler
 
-        self.model = build_lic_model(architecture, quality, N, M)
+        self.model = build_lic_model(architecture, quality, N, M, N_entropy)
         self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
         self.criterion = RateDistortionLoss(self.lmbda, distortion)
 

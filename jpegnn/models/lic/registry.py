@@ -93,11 +93,31 @@ def default_lambda(quality: int, distortion: str = "mse") -> float:
 
 
 def build_lic_model(
-    architecture: str, quality: int = 3, N: int | None = None, M: int | None = None
+    architecture: str,
+    quality: int = 3,
+    N: int | None = None,
+    M: int | None = None,
+    N_entropy: int | None = None,
 ) -> CompressionModel:
-    """Instantiate a CompressAI network; N/M default to the zoo preset for ``quality``."""
+    """Instantiate a CompressAI network; N/M default to the zoo preset for ``quality``.
+
+    ``N_entropy`` (hyperprior family only: ``bmshj2018-hyperprior``, ``mbt2018-mean``) sets the
+    width of the hyper branch (``z``, entropy bottleneck, ``h_a``/``h_s`` hidden layers)
+    independently of N, as knowledge-distilled students need (see
+    :mod:`jpegnn.models.lic.students`). None or equal to N gives CompressAI's own model.
+    """
     pN, pM = preset_channels(architecture, quality)
     N, M = int(N or pN), int(M or pM)
     if N < 1 or M < 1:
         raise ConfigError(f"N and M must be positive, got N={N}, M={M}")
+    if N_entropy is not None and int(N_entropy) != N:
+        from jpegnn.models.lic.students import N_ENTROPY_ARCHITECTURES
+
+        student = N_ENTROPY_ARCHITECTURES.get(architecture)
+        if student is None:
+            raise ConfigError(
+                f"N_entropy is only supported for {', '.join(N_ENTROPY_ARCHITECTURES)} (got architecture "
+                f"{architecture!r}); leave N_entropy unset"
+            )
+        return student(N, M, int(N_entropy))
     return ARCHITECTURES[architecture](N, M)

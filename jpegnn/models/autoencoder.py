@@ -1,0 +1,68 @@
+"""A plain convolutional autoencoder: the teacher/student pair of the first KD experiment.
+
+The KD logbook started (December 2024) by distilling a wide autoencoder that learns the identity
+(reconstruction, no quantization or entropy model) into a narrow one, before moving to learned
+codecs. This is that pair in a fully convolutional form, so any patch whose sides are multiples of
+``2**depth`` works (the logbook's version had fully connected layers tied to 256 x 256 inputs):
+
+* encoder: ``depth`` blocks of [3x3 conv stride 2 -> ReLU -> 3x3 conv -> ReLU] widening from N,
+  then a 1x1 conv to M latent channels at 1/2**depth of the resolution;
+* decoder: the mirror, with 2x nearest upsampling + 3x3 convs, ending in a sigmoid so the
+  output lies in [0, 1] like the input.
+
+Teacher and student differ only in N (the hidden width); keep M equal so latent KD terms compare
+like with like. Sizes at the defaults (depth 3, M 32): N=64 has about 0.5 M parameters, N=16
+about 35 k.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from jpegnn.errors import ConfigError
+
+__all__ = ["ConvAutoencoder"]
+
+
+class ConvAutoencoder(nn.Module):
+    """Reconstruction-only autoencoder ``x -> latent (B x M x H/2^d x W/2^d) -> x_hat``.
+
+    Args:
+        N: channels of the first encoder block (block k has ``N·2^k`` channels, capped at 4N).
+        M: latent channels.
+        depth: number of stride-2 stages (the input sides must be multiples of ``2**depth``).
+    """
+
+    def __init__(self, N: int = 64, M: int = 32, depth: int = 3):
+        super().__init__()
+        for name, value in (("N", N), ("M", M), ("depth", depth)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"ConvAutoencoder: {name} must be a positive integer, got {value!r}")
+        self.N, self.M, self.depth = N, M, depth
+        widths = [min(N * 2**k, 4 * N) for k in range(depth)]
+        enc: list[nn.Module] = []
+        c_in = 3
+        for w in widths:
+            enc += [nn.Conv2d(c_in, w, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+                    nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True)]
+            c_in = w
+        enc.append(nn.Conv2d(c_in, M, 1))
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = [nn.Conv2d(M, widths[-1], 1), nn.ReLU(inplace=True)]
+        c_in = widths[-1]
+        for w in reversed(widths):
+            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, w, 3, padding=1), nn.ReLU(inplace=True),
+                    nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True)]
+            c_in = w
+        dec += [nn.Conv2d(c_in, 3, 3, padding=1), nn.Sigmoid()]
+        self.decoder = nn.Sequential(*dec)
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this many pixels."""
+        return 2**self.depth
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"latent": encoder(x), "x_hat": decoder(latent)}``."""
+        latent = self.encoder(x)
+        return {"latent": latent, "x_hat": self.decoder(latent)}
