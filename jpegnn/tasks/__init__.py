@@ -11,3 +11,7 @@ __all__ += ["DistillationModule", "AutoencoderDistillationModule"]
 from jpegnn.tasks.qtable import QTableClassifier, QTableSegmenter  # noqa: E402  (issue 3: learned JPEG tables)
 
 __all__ += ["QTableClassifier", "QTableSegmenter"]
+
+from jpegnn.tasks.enhancement import EnhancementModule  # noqa: E402  (issue 7: enhancement filter)
+
+__all__ += ["EnhancementModule"]
