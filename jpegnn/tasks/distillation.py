@@ -127,7 +127,9 @@ def _read_checkpoint(path: str | os.PathLike, arg_name: str) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"{arg_name}: {path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        from jpegnn.models.lic.zoo import one_line_error
+
+        raise CheckpointError(f"{arg_name}: {path} is not a readable PyTorch checkpoint ({one_line_error(exc)})") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise CheckpointError(f"{arg_name}: {path} is not a Lightning checkpoint written by jpegnn (no state_dict)")
     return ckpt
@@ -142,8 +144,9 @@ def _load_network(network: nn.Module, state: dict[str, Tensor], path: Path, arg_
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{arg_name}: {path} does not fit its own hyperparameters ({first})") from None
+        from jpegnn.models.lic.zoo import one_line_error
+
+        raise CheckpointError(f"{arg_name}: {path} does not fit its own hyperparameters ({one_line_error(exc)})") from None
     return network
 
 
@@ -228,8 +231,9 @@ def student_from_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any])
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: the student weights do not fit its LICModule arguments ({first})") from None
+        from jpegnn.models.lic.zoo import one_line_error
+
+        raise CheckpointError(f"{path}: the student weights do not fit its LICModule arguments ({one_line_error(exc)})") from None
     return module
 
 

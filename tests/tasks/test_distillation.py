@@ -316,3 +316,43 @@ def test_autoencoder_teacher_then_distilled_student(tmp_path):
     assert again._teacher is None and again.adapter is not None
     trainer.test(again, TinyData())
     assert json.loads((tmp_path / "reconstruction.json").read_text())["psnr-rgb"] > 0
+
+
+class _NotAllowlisted:
+    """A class torch's weights-only unpickler refuses (stands in for code hidden in a pickle)."""
+
+
+def test_teacher_files_load_weights_only_and_errors_are_one_line(teacher_ckpt, zoo_weights, tmp_path):
+    # a checkpoint or state dict holding an arbitrary object is refused, never unpickled
+    evil_ckpt = tmp_path / "evil.ckpt"
+    torch.save({**torch.load(teacher_ckpt, weights_only=True), "extra": _NotAllowlisted()}, evil_ckpt)
+    with pytest.raises(CheckpointError, match="teacher_ckpt: .*evil.ckpt is not a readable") as err:
+        DistillationModule(teacher_ckpt=str(evil_ckpt), N=8)
+    assert "\n" not in str(err.value)
+    evil_sd = tmp_path / "evil.pth.tar"
+    torch.save({**torch.load(zoo_weights[5], weights_only=True), "extra": _NotAllowlisted()}, evil_sd)
+    with pytest.raises(CheckpointError, match="teacher_weights: .*evil.pth.tar is not a readable") as err:
+        DistillationModule(teacher_zoo="bmshj2018-hyperprior", teacher_quality=5, teacher_weights=str(evil_sd), N=8)
+    assert "\n" not in str(err.value)
+    # weights of another architecture: one line naming the argument, the file and the first mismatch
+    for other, expect in ((MeanScaleHyperprior(16, 24), "size mismatch"), (FactorizedPrior(16, 24), "missing key")):
+        path = tmp_path / f"{type(other).__name__}.pth.tar"
+        torch.save(other.state_dict(), path)
+        with pytest.raises(CheckpointError, match=rf"teacher_weights: .*{path.name} does not hold "
+                                                  rf"bmshj2018-hyperprior weights \(.*{expect}") as err:
+            DistillationModule(teacher_zoo="bmshj2018-hyperprior", teacher_quality=5, teacher_weights=str(path), N=8)
+        assert "\n" not in str(err.value)
+    # a zoo state-dict file given as a jpegnn checkpoint
+    with pytest.raises(CheckpointError, match="teacher_ckpt: .* is not a Lightning checkpoint"):
+        DistillationModule(teacher_ckpt=str(zoo_weights[5]), N=8)
+
+
+def test_cli_teacher_errors_print_one_line(zoo_weights, tmp_path, capsys):
+    path = tmp_path / "factorized.pth.tar"
+    torch.save(FactorizedPrior(16, 24).state_dict(), path)
+    config = REPO / "configs" / "kd" / "hyperprior-student-zoo.yaml"
+    for weights in (str(tmp_path / "missing.pth.tar"), str(path)):
+        code = main(["fit", "--config", str(config), f"--model.init_args.teacher_weights={weights}",
+                     "--model.init_args.N=8", "--trainer.accelerator=cpu", "--trainer.logger=false"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and err[-1].startswith("jpegnn: error: teacher_weights") and Path(weights).name in err[-1]

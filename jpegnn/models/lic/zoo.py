@@ -52,12 +52,49 @@ __all__ = [
     "resolve_zoo_weights",
     "load_zoo_model",
     "zoo_lambda",
+    "one_line_error",
 ]
 
 #: metrics of the zoo's pretrained weights
 ZOO_METRICS = ("mse", "ms-ssim")
 #: ``<stem>-<hex hash>.<ext>``: the naming of CompressAI's ``update_model`` and torch.hub
 _HASHED_NAME = re.compile(r"^(?P<stem>.+)-(?P<hash>[0-9a-f]{8,64})\.(?P<ext>pth\.tar|pth|pt|tar)$")
+
+
+def one_line_error(exc: BaseException, limit: int = 300) -> str:
+    """``exc`` as one short line: ``Type: first line``; a ``load_state_dict`` error is summarized.
+
+    PyTorch's messages span many lines (the weights-only unpickler's advice, every missing key);
+    the CLI prints user errors on one line, so only what identifies the problem is kept:
+    for a state-dict mismatch the counts of missing/unexpected/mis-sized keys and the first of each.
+    """
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].startswith("Error(s) in loading state_dict"):
+        parts = []
+        body = " ".join(lines[1:])
+        for label, pattern in (("missing", r"Missing key\(s\) in state_dict: (.*?)(?:\.\s*(?:Unexpected|size mismatch)|\.?$)"),
+                               ("unexpected", r"Unexpected key\(s\) in state_dict: (.*?)(?:\.\s*size mismatch|\.?$)")):
+            m = re.search(pattern, body)
+            if m:
+                keys = re.findall(r'"([^"]+)"', m.group(1))
+                if keys:
+                    parts.append(f"{len(keys)} {label} key(s), e.g. {keys[0]}")
+        sizes = re.findall(r"size mismatch for ([^:]+): copying a param with shape (torch.Size\(\[[^]]*\]\)) from "
+                           r"checkpoint, the shape in current model is (torch.Size\(\[[^]]*\]\))", body)
+        if sizes:
+            name, got, want = sizes[0]
+            parts.append(f"{len(sizes)} size mismatch(es), e.g. {name}: {got} in the file vs {want} in the model")
+        summary = "; ".join(parts) or lines[0]
+        return summary[:limit]
+    first = lines[0]
+    if first.startswith("Weights only load failed"):
+        detail = next((ln for ln in lines[1:] if ln.startswith(("Unsupported", "WeightsUnpickler"))), "")
+        first = "not a weights-only loadable PyTorch file" + (f" ({detail})" if detail else "")
+    out = f"{type(exc).__name__}: {first}"
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def _zoo():
@@ -176,7 +213,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch state-dict file ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch state-dict file ({one_line_error(exc)})") from None
     if isinstance(obj, dict):
         for key in ("state_dict", "network", "model_state_dict"):
             if isinstance(obj.get(key), dict):
@@ -265,13 +302,17 @@ def load_zoo_model(
             "%s: not named like the zoo file %s, so its SHA-256 cannot be checked; loading it as %s "
             "quality %d (%s)", path, zoo_file_name(architecture, quality, metric), architecture, quality, metric,
         )
-    state = read_state_dict(path)
+    try:
+        state = read_state_dict(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{arg_name}: {exc}") from None
     cls = _zoo().model_architectures[architecture]
     try:
         model = cls.from_state_dict(state)
-    except (KeyError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} does not hold {architecture} weights ({type(exc).__name__}: {first})") from None
+    except KeyError as exc:
+        raise CheckpointError(f"{arg_name}: {path} does not hold {architecture} weights (no key {exc})") from None
+    except (RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{arg_name}: {path} does not hold {architecture} weights ({one_line_error(exc)})") from None
     preset = _zoo().cfgs[architecture][quality]
     got = (getattr(model, "N", None), getattr(model, "M", None))
     if None not in got and tuple(got[: len(preset)]) != tuple(preset):
