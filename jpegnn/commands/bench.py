@@ -6,6 +6,7 @@ Examples::
     jpegnn bench --codec jpeg jpeg444 jpeg2000 --quality 10 30 50 70 90 -j 2 --dataset DIR --out OUT \\
         --reference ../shared/reference/compressai-results/jpeg.json --anchor jpeg
     jpegnn bench --codec jpeg --ckpt runs/lic/last.ckpt --target-bpp 0.25 0.5 1.0 --dataset DIR --out OUT
+    jpegnn bench --codec jpeg --enhance checkpoints/rdn-rgb-jpeg20/last.ckpt --dataset DIR --out OUT
 
 Writes ``<codec>.json`` (CompressAI format), ``<codec>_per_image.csv``, ``rd.png``/``rd.svg`` and
 ``bd_table.csv``/``bd_table.md`` into ``--out`` (see :mod:`jpegnn.evaluation.bench`). User errors
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bd-method", choices=("cubic", "pchip"), default="cubic", help="BD interpolation (default cubic)")
     p.add_argument("--title", default=None, help="RD figure title")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--enhance", default=None, metavar="CKPT",
+                   help="an EnhancementModule checkpoint: also benchmark '<codec>+<filter>' (the codec's decode "
+                   "filtered; same bitstream) beside each codec")
+    p.add_argument("--enhance-codec", nargs="+", default=None, metavar="NAME",
+                   help="with --enhance: filter only these codecs (default: all, classical and --ckpt)")
     return p
 
 
@@ -117,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     codecs += load_checkpoint_codecs(args.ckpt)  # missing checkpoint -> CheckpointError
     if not codecs:
         raise ConfigError("bench: nothing to benchmark (give --codec and/or --ckpt)")
+    if args.enhance is not None:
+        from jpegnn.evaluation.enhanced import chain_enhancement
+
+        codecs = chain_enhancement(codecs, args.enhance, only=args.enhance_codec)  # "<codec>+<filter>" curves
+    elif args.enhance_codec:
+        raise ConfigError("bench: --enhance-codec needs --enhance CKPT")
     with warnings.catch_warnings():
         # BD caveats are written into bd_table.md (printed below), not repeated as Python warnings
         warnings.simplefilter("ignore", BjontegaardWarning)
