@@ -59,16 +59,18 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def _quiet() -> None:
+def _quiet(loggers: bool = False) -> None:
+    """Silence known notices; ``loggers``: also Lightning's/jpegnn's INFO chatter (own process only)."""
     warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*does not have many workers")
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
-    import logging
+    if loggers:
+        import logging
 
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "jpegnn"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        for name in ("lightning.pytorch", "lightning.fabric", "lightning", "jpegnn"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -101,10 +103,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 # ============================================================================ jobs (run in workers)
 def _setup_worker(threads: Optional[int]) -> None:
-    _quiet()
-    import torch
+    import multiprocessing
 
-    if threads:
+    worker = multiprocessing.parent_process() is not None  # a --jobs process (not main() itself)
+    _quiet(loggers=worker)
+    if threads and worker:
+        import torch
+
         torch.set_num_threads(threads)
 
 
@@ -345,6 +350,17 @@ def _point_csv_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the sweep; torch's thread count is restored afterwards (the function is also called in-process)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return _main(argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(argv: Optional[list[str]] = None) -> int:
     _quiet()
     args = parse_args(argv)
     import torch
@@ -491,4 +507,5 @@ def _report(name: str, r: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    _quiet(loggers=True)
     sys.exit(main())
