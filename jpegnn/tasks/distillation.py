@@ -61,7 +61,7 @@ from jpegnn.losses.distillation import KDWeights, distillation_objective, latent
 from jpegnn.models.autoencoder import ConvAutoencoder
 from jpegnn.models.lic.registry import ARCHITECTURES
 from jpegnn.models.lic.students import forward_with_latents, latent_channels
-from jpegnn.tasks.lic import LICModule, _is_quantile
+from jpegnn.tasks.lic import LICModule
 
 log = logging.getLogger(__name__)
 
@@ -476,34 +476,14 @@ class DistillationModule(LICModule):
         return {**lat, "kd_y": y, "kd_z": z}
 
     # ------------------------------------------------------------------ optimizers
-    def _adapter_parameters(self) -> list[nn.Parameter]:
+    def _extra_network_parameters(self) -> list[nn.Parameter]:
+        """The 1x1 latent adapters: LICModule's network optimizer trains them with the student."""
         return [p for m in (self.y_adapter, self.z_adapter) if m is not None for p in m.parameters()]
-
-    def configure_optimizers(self) -> Any:
-        """LICModule's two optimizers; the network optimizer also trains the 1x1 adapters."""
-        net_params = [p for n, p in self.model.named_parameters() if not _is_quantile(n)]
-        net_params += self._adapter_parameters()
-        aux_params = [p for n, p in self.model.named_parameters() if _is_quantile(n)]
-        assert len(net_params) + len(aux_params) == len(list(self.parameters())), "optimizers must cover the student"
-        opt = (
-            self.optimizer_factory(net_params)
-            if self.optimizer_factory is not None
-            else torch.optim.Adam(net_params, lr=1e-4)
-        )
-        aux = (
-            self.aux_optimizer_factory(aux_params)
-            if self.aux_optimizer_factory is not None
-            else torch.optim.Adam(aux_params, lr=1e-3)
-        )
-        if self.lr_scheduler_factory is None:
-            return [opt, aux]
-        return [opt, aux], [{"scheduler": self.lr_scheduler_factory(opt)}]
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         x = batch["image"]
         self._check_patch_size(x)
-        opt, aux_opt = self.optimizers()
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         targets = self.teacher_targets(x)
@@ -513,45 +493,8 @@ class DistillationModule(LICModule):
             self.kd, rd, {"y": out["kd_y"], "z": out["kd_z"], "x_hat": out["x_hat"]}, targets,
             self.hparams.latent_loss, self.hparams.kl_temperature,
         )
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            aux_loss = self.model.aux_loss()
-        self._stop_if_not_finite(losses["loss"], aux_loss, batch_idx)
-
-        opt.zero_grad(set_to_none=True)
-        aux_opt.zero_grad(set_to_none=True)
-        # disjoint parameters, as in LICModule: one backward pass for both optimizers
-        self.manual_backward(losses["loss"] + aux_loss)
-        if self.hparams.clip_max_norm > 0:
-            self.clip_gradients(opt, gradient_clip_val=self.hparams.clip_max_norm, gradient_clip_algorithm="norm")
-        opt.step()
-        self.trainer.strategy.optimizer_step(aux_opt.optimizer, closure=lambda: None, model=self)
-
-        sched = self._scheduler()
-        if (
-            sched is not None
-            and self.hparams.lr_scheduler_interval == "step"
-            and not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        ):
-            sched.step()
-
-        if self._is_logging_step():
-            bs = x.shape[0]
-            values = {
-                "train/loss": losses["loss"],
-                "train/rd": losses["rd"],
-                "train/kd_y": losses["kd_y"],
-                "train/kd_z": losses["kd_z"],
-                "train/kd_x": losses["kd_x"],
-                "train/bpp_estimated": losses["bpp"],
-                "train/mse": losses["mse"],
-                "train/aux_loss": aux_loss,
-            }
-            if "ms_ssim" in losses:
-                values["train/ms_ssim"] = losses["ms_ssim"]
-            for name, value in values.items():
-                self.log(name, value.detach(), prog_bar=name in ("train/loss", "train/bpp_estimated"), batch_size=bs)
-            self.log("train/lr", float(opt.param_groups[0]["lr"]), batch_size=bs)
-        return losses["loss"].detach()
+        # LICModule's optimization step (aux loss, both optimizers, scheduler), each KD term logged
+        return self._optimization_step(x, losses, batch_idx, extra_logged=("rd", "kd_y", "kd_z", "kd_x"))
 
     # ------------------------------------------------------------------ checkpoints
     def student_arguments(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -138,10 +138,15 @@ class LICModule(LightningModule):
             object.__setattr__(self, "_compiled_model", torch.compile(self.model))
 
     # ------------------------------------------------------------------ optimizers
+    def _extra_network_parameters(self) -> list[torch.nn.Parameter]:
+        """Trainable parameters outside ``self.model`` that the network optimizer also updates."""
+        return []
+
     def configure_optimizers(self) -> Any:
-        net_params = [p for n, p in self.model.named_parameters() if not _is_quantile(n)]
+        extra = self._extra_network_parameters()
+        net_params = [p for n, p in self.model.named_parameters() if not _is_quantile(n)] + extra
         aux_params = [p for n, p in self.model.named_parameters() if _is_quantile(n)]
-        n_total = len(list(self.model.parameters()))
+        n_total = len(list(self.model.parameters())) + len(extra)
         assert len(net_params) + len(aux_params) == n_total, "net/aux parameter split must cover the model"
         opt = (
             self.optimizer_factory(net_params)
@@ -172,12 +177,25 @@ class LICModule(LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         x = batch["image"]
         self._check_patch_size(x)
-        opt, aux_opt = self.optimizers()
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         forward = self._compiled_model if self._compiled_model is not None else self.model
         out = forward(x)
         losses = self.criterion(out, x)
+        return self._optimization_step(x, losses, batch_idx)
+
+    def _optimization_step(
+        self, x: Tensor, losses: dict[str, Tensor], batch_idx: int, extra_logged: Sequence[str] = ()
+    ) -> Tensor:
+        """One manual-optimization step on ``losses["loss"]`` plus the bottleneck's aux loss.
+
+        Shared by every LIC training step (this module and :class:`DistillationModule`): non-finite
+        check, one backward pass for both optimizers, gradient clipping, the network and aux optimizer
+        steps, a step-interval scheduler, and logging on the steps the logger writes. ``losses`` must
+        hold ``loss``, ``bpp`` (likelihood bits per pixel) and ``mse``; the keys in ``extra_logged``
+        are logged as ``train/<key>`` too. Returns the detached loss.
+        """
+        opt, aux_opt = self.optimizers()
         with torch.autocast(device_type=x.device.type, enabled=False):
             aux_loss = self.model.aux_loss()
         self._stop_if_not_finite(losses["loss"], aux_loss, batch_idx)
@@ -204,12 +222,13 @@ class LICModule(LightningModule):
             # each self.log call costs ~1 ms of Lightning bookkeeping: log only on the steps the
             # logger writes (every trainer.log_every_n_steps), not on every batch
             bs = x.shape[0]
-            values = {
-                "train/loss": losses["loss"],
+            values = {"train/loss": losses["loss"]}
+            values.update({f"train/{key}": losses[key] for key in extra_logged})
+            values.update({
                 "train/bpp_estimated": losses["bpp"],
                 "train/mse": losses["mse"],
                 "train/aux_loss": aux_loss,
-            }
+            })
             if "ms_ssim" in losses:
                 values["train/ms_ssim"] = losses["ms_ssim"]
             for name, value in values.items():
