@@ -28,8 +28,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional, Sequence
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from jpegnn.errors import ConfigError
 from jpegnn.quant.spec import parse_format
 from jpegnn.quant.wrap import DEFAULT_LAYER_TYPES, QuantizationHandle, quantize_model
 
@@ -47,6 +49,10 @@ class QuantizationCallback(Callback):
         gradient: format of the gradients flowing back into the layers' outputs.
         layer_types: class names of the layers to quantize (a module matches when its class or a
             base class has one of these names), default ``["Conv2d", "Linear"]``.
+        seed: seed of a dedicated :class:`torch.Generator` (on the trainer's device, created at
+            ``setup``) for stochastic rounding, so the draws are reproducible and do not consume the
+            global RNG: runs that differ only in rounding mode then see the same data order,
+            augmentations and dropout masks. ``None`` (default) draws from the global RNG.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class QuantizationCallback(Callback):
         activation: Optional[str] = "none",
         gradient: Optional[str] = "none",
         layer_types: Optional[Sequence[str]] = None,
+        seed: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.weight = parse_format(weight, "weight")
@@ -63,6 +70,9 @@ class QuantizationCallback(Callback):
         if isinstance(layer_types, str):
             layer_types = [layer_types]
         self.layer_types = list(DEFAULT_LAYER_TYPES if layer_types is None else layer_types)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError(f"seed: expected an integer or null, got {seed!r}")
+        self.seed = seed
         self.handle: Optional[QuantizationHandle] = None
 
     def formats(self) -> dict[str, Any]:
@@ -72,13 +82,19 @@ class QuantizationCallback(Callback):
             "activation": str(self.activation) if self.activation else "none",
             "gradient": str(self.gradient) if self.gradient else "none",
             "layer_types": list(self.layer_types),
+            "seed": self.seed,
         }
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.handle is not None:  # fit then test on the same trainer: hooks already in place
             return
+        generator = None
+        if self.seed is not None:
+            # the model is moved to the device after setup: use the strategy's device
+            generator = torch.Generator(device=trainer.strategy.root_device).manual_seed(self.seed)
         self.handle = quantize_model(
-            pl_module, self.weight, self.activation, self.gradient, layer_types=self.layer_types
+            pl_module, self.weight, self.activation, self.gradient, layer_types=self.layer_types,
+            generator=generator,
         )
         log.info("quantization: %s", self.handle.describe())
 

@@ -120,6 +120,29 @@ def test_stochastic_training_changes_updates_but_not_master_precision(tmp_path):
     assert not torch.equal(w * 16, torch.round(w * 16))  # master weights are not on the 1/16 grid
 
 
+def _fit_rng_state(tmp_path: Path, callback: QuantizationCallback) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global RNG state after a 4-step fit started from seed 5, and the first layer's weights."""
+    model = TinyClassifier()
+    torch.manual_seed(5)
+    _trainer(tmp_path, callback, enable_checkpointing=False, limit_val_batches=0).fit(model)
+    return torch.random.get_rng_state(), model.net[0].weight.detach().clone()
+
+
+def test_seeded_stochastic_rounding_leaves_the_global_rng_alone(tmp_path):
+    nearest, _ = _fit_rng_state(tmp_path, QuantizationCallback(weight="fixed:8.4", activation="float:e4m3"))
+    spec = dict(weight="fixed:8.4:stochastic", activation="float:e4m3:stochastic", gradient="float:e5m2:stochastic")
+    seeded, w1 = _fit_rng_state(tmp_path, QuantizationCallback(**spec, seed=3))
+    assert torch.equal(seeded, nearest)  # same data order/dropout as the nearest-rounding run
+    _, w2 = _fit_rng_state(tmp_path, QuantizationCallback(**spec, seed=3))
+    assert torch.equal(w1, w2)  # reproducible draws
+    _, w3 = _fit_rng_state(tmp_path, QuantizationCallback(**spec, seed=4))
+    assert not torch.equal(w1, w3)
+    unseeded, _ = _fit_rng_state(tmp_path, QuantizationCallback(**spec))
+    assert not torch.equal(unseeded, nearest)  # without a seed the draws come from the global RNG
+    with pytest.raises(ConfigError, match="seed"):
+        QuantizationCallback(seed="3")
+
+
 def test_callback_errors_name_the_argument():
     with pytest.raises(ConfigError, match="weight"):
         QuantizationCallback(weight="float:e5")
