@@ -200,14 +200,15 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
     H, W = geo.height, geo.width
     planes = []
     for g, st in zip(coefs.groups, steps):
-        samples = inverse_dct_dequant(g, st)
+        samples = inverse_dct_dequant(g, st)  # plane (B, 1, 8 nby, 8 nbx)
         if dct == "islow":
             with torch.no_grad():
                 qt = st.detach().round().clamp(1, 32767).to(torch.int64)
                 deq = torch.round(g.detach()).to(torch.int64) * qt
                 exact = idct_islow(deq.reshape(*g.shape[:-1], 8, 8)).reshape(g.shape).to(samples.dtype)
+                exact = unblockify(exact)
             samples = samples + (exact - samples).detach()
-        planes.append(unblockify(samples))
+        planes.append(samples)
     y = _crop(planes[0], H, W)
     if geo.factors == (1, 1):
         cb, cr = (_crop(p, H, W) for p in planes[1:])

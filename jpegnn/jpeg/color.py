@@ -89,14 +89,15 @@ class _YCCPlanesToRGB(torch.autograd.Function):
         torch.add(y128, cr, alpha=_A, out=out[:, 0:1])
         torch.add(y128, cb, alpha=_B, out=out[:, 1:2]).add_(cr, alpha=_C)
         torch.add(y128, cb, alpha=_D, out=out[:, 2:3])
-        out, keep = clamp_with_mask(out.floor_(), 0.0, 255.0)
-        ctx.save_for_backward(keep)
-        return out.mul_(1.0 / 255.0)
+        t = out.floor_()  # integers; kept (unclamped) for the backward mask
+        ctx.save_for_backward(t)
+        return torch.clamp(t, 0.0, 255.0).mul_(1.0 / 255.0)
 
     @staticmethod
     def backward(ctx, g):
-        (keep,) = ctx.saved_tensors
-        g = masked_grad(g, keep)
+        (t,) = ctx.saved_tensors
+        # zero where clamped, one fused pass: integer t <= -0.5 <=> t < 0, t >= 255.5 <=> t > 255
+        g = torch.ops.aten.hardtanh_backward(g, t, -0.5, 255.5)
         gr, gg, gb = g[:, 0:1], g[:, 1:2], g[:, 2:3]
         k = 1.0 / 255.0
         gy = g.sum(1, keepdim=True).mul_(k)

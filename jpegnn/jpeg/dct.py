@@ -16,8 +16,6 @@ import math
 
 import torch
 
-from jpegnn.jpeg.rounding import clamp_with_mask, masked_grad
-
 
 @functools.lru_cache(maxsize=8)
 def _basis(device: str, dtype) -> torch.Tensor:
@@ -97,32 +95,46 @@ def dct_quant_scale(blocks: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     return _DCTScaled.apply(blocks, steps)
 
 
-class _IDCTRound(torch.autograd.Function):
+class _IDCTRoundPlane(torch.autograd.Function):
     """``clamp(floor(q @ M + 0.5), -128, 127)`` (libjpeg's IDCT descale + range limit) as one
-    2-D GEMM with the 0.5 as bias, rounded in place; gradients for ``q`` and ``M``."""
+    2-D GEMM with the 0.5 as bias, rounded in place; the clamp writes straight into the plane
+    layout (unblockify fused into it: one pass, no separate copy). Backward: the clamp mask and
+    the plane -> block permutation in one fused pass (``hardtanh_backward`` on the saved integer
+    GEMM output: zero where it was clamped), then the GEMM adjoints for ``q`` and ``M``."""
 
     @staticmethod
     def forward(ctx, q, m):
+        B, C, nby, nbx, _ = q.shape
         half = torch.full((64,), 0.5, dtype=q.dtype, device=q.device)
-        out, keep = clamp_with_mask(torch.addmm(half, q.reshape(-1, 64), m).floor_(), -128.0, 127.0)
-        ctx.save_for_backward(q, m, keep)
-        return out.reshape(q.shape)
+        t = torch.addmm(half, q.reshape(-1, 64), m).floor_()
+        out = q.new_empty(B, C, nby, 8, nbx, 8)
+        torch.clamp(t.view(B, C, nby, nbx, 8, 8).permute(0, 1, 2, 4, 3, 5), -128.0, 127.0, out=out)
+        ctx.save_for_backward(q, m, t)
+        return out.view(B, C, nby * 8, nbx * 8)
 
     @staticmethod
     def backward(ctx, g):
-        q, m, keep = ctx.saved_tensors
-        g = masked_grad(g.reshape(-1, 64), keep)
-        gq = torch.mm(g, m.T).reshape(q.shape) if ctx.needs_input_grad[0] else None
-        gm = torch.mm(q.reshape(-1, 64).T, g) if ctx.needs_input_grad[1] else None
+        q, m, t = ctx.saved_tensors
+        B, C, nby, nbx, _ = q.shape
+        g6 = g.reshape(B, C, nby, 8, nbx, 8).permute(0, 1, 2, 4, 3, 5)
+        gi = t.new_empty(B, C, nby, nbx, 8, 8)
+        # integer t: t <= -128.5 <=> clamped below, t >= 127.5 <=> clamped above
+        torch.ops.aten.hardtanh_backward.grad_input(
+            g6, t.view(B, C, nby, nbx, 8, 8), -128.5, 127.5, grad_input=gi
+        )
+        gi = gi.view(-1, 64)
+        gq = torch.mm(gi, m.T).reshape(q.shape) if ctx.needs_input_grad[0] else None
+        gm = torch.mm(q.reshape(-1, 64).T, gi) if ctx.needs_input_grad[1] else None
         return gq, gm
 
 
 def inverse_dct_dequant(qcoef: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-    """Dequantize, inverse-transform, round and clamp in one GEMM node:
+    """Dequantize, inverse-transform, round and clamp in one GEMM node, returned as a plane:
     samples ``= clamp(floor((q * Q) @ (K / 8) + 0.5), -128, 127)`` (centered 8-bit samples).
 
-    ``qcoef``: ``(..., 64)`` quantized coefficients of one component; ``steps``: its 64 quantizer
-    steps (orthonormal units), folded into the 64x64 matrix."""
+    ``qcoef``: ``(B, C, nby, nbx, 64)`` quantized coefficients of one component; ``steps``: its
+    64 quantizer steps (orthonormal units), folded into the 64x64 matrix. Returns the sample
+    plane ``(B, C, 8 nby, 8 nbx)`` (the :func:`unblockify` of the blocks)."""
     k = dct_matrix(qcoef.device, qcoef.dtype)
     m = steps.reshape(64, 1) * (k * 0.125)
-    return _IDCTRound.apply(qcoef, m)
+    return _IDCTRoundPlane.apply(qcoef, m)
