@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/enhance-jpeg20}
 SHARED=${SHARED:-../shared/datasets}
 MINUTES=${MINUTES:-25}
+# one torch thread, low priority: the machine is shared with other experiments
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 ARGS=(
   --config configs/enhance/rdn-rgb-jpeg20.yaml
   --trainer.accelerator=cpu --trainer.devices=1
@@ -25,8 +27,8 @@ ARGS=(
 )
 mkdir -p "$OUT"
 start=$(date +%s)
-nice -n 5 .venv/bin/jpegnn fit "${ARGS[@]}" 2>&1 | tee "$OUT/fit.log"
+nice -n 10 .venv/bin/jpegnn fit "${ARGS[@]}" 2>&1 | tee "$OUT/fit.log"
 mid=$(date +%s)
-nice -n 5 .venv/bin/jpegnn test "${ARGS[@]}" --ckpt_path "$OUT/checkpoints/last.ckpt" 2>&1 | tee "$OUT/test.log"
+nice -n 10 .venv/bin/jpegnn test "${ARGS[@]}" --ckpt_path "$OUT/checkpoints/last.ckpt" 2>&1 | tee "$OUT/test.log"
 end=$(date +%s)
 echo "fit wall time: $((mid - start)) s; test wall time: $((end - mid)) s" | tee "$OUT/wall_time.txt"
