@@ -254,6 +254,46 @@ def test_zoo_teacher_from_a_local_state_dict(zoo_weights, tmp_path):
     assert trainer.global_step == 1
 
 
+def test_hybrid_fit_keeps_both_zoo_teachers_frozen_and_out_of_the_checkpoint(zoo_weights, tmp_path):
+    module = DistillationModule(teacher_zoo="bmshj2018-hyperprior", teacher_quality=5,
+                                teacher_weights=str(zoo_weights[5]), rate_teacher_quality=1,
+                                rate_teacher_weights=str(zoo_weights[1]), N=8,
+                                kd_weights=(0.2, 0.2, 0.2, 0.4, 0.025))
+    teachers = (module.teacher, module.rate_teacher)
+    before = [{k: v.clone() for k, v in t.state_dict().items()} for t in teachers]
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(module, TinyData())
+    assert trainer.global_step == 2 and float(trainer.callback_metrics["train/kd_z"]) >= 0
+    for teacher, state in zip(teachers, before):
+        assert not teacher.training
+        assert all(not p.requires_grad and p.grad is None for p in teacher.parameters())
+        assert all(torch.equal(state[k], v) for k, v in teacher.state_dict().items())
+    path = tmp_path / "hybrid.ckpt"
+    trainer.save_checkpoint(path)
+    keys = list(torch.load(path, weights_only=True)["state_dict"])
+    assert keys and all(k.startswith("model.") for k in keys)
+    assert len(keys) == len(module.model.state_dict())
+
+
+def test_rd_only_kd_weights_train_exactly_like_licmodule(teacher_ckpt, tmp_path):
+    """kd_weights (0, 0, 0, 1) is the student's plain RD loss: the shared optimization step must then
+    give the same weights as LICModule from the same initial weights and batches."""
+    torch.manual_seed(0)
+    kd = DistillationModule(teacher_ckpt=str(teacher_ckpt), N=8, kd_weights=(0.0, 0.0, 0.0, 1.0))
+    hp = kd.hparams
+    plain = LICModule("bmshj2018-hyperprior", quality=hp.quality, N=8, M=hp.M, N_entropy=hp.N_entropy)
+    plain.model.load_state_dict(kd.model.state_dict())
+    initial = kd.model.g_a[0].weight.detach().clone()
+    for module in (kd, plain):
+        torch.manual_seed(1)  # the same noise draws for both students (the teacher draws none)
+        trainer = _trainer(tmp_path, max_steps=3, limit_val_batches=0, log_every_n_steps=1)
+        trainer.fit(module, TinyData())
+        assert trainer.global_step == 3
+    for (name, a), b in zip(kd.model.state_dict().items(), plain.model.state_dict().values()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), name
+    assert not torch.equal(kd.model.g_a[0].weight, initial)  # it did train
+
+
 def test_hybrid_takes_z_from_the_rate_teacher(zoo_weights):
     module = DistillationModule(teacher_zoo="bmshj2018-hyperprior", teacher_quality=5,
                                 teacher_weights=str(zoo_weights[5]), rate_teacher_quality=1,
