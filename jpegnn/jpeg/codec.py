@@ -29,7 +29,7 @@ from torch import nn
 from jpegnn.errors import ConfigError
 from jpegnn.jpeg.color import rgb_to_ycbcr_planes, ycbcr_planes_to_rgb
 from jpegnn.jpeg.islow import fdct_islow, idct_islow, quantize_islow
-from jpegnn.jpeg.dct import blockify, dct_quant_scale, inverse_dct_dequant, unblockify
+from jpegnn.jpeg.dct import blockify, dct_quant_scale, inverse_dct_dequant, plane_roundtrip, unblockify
 from jpegnn.jpeg.rounding import check_surrogate, quantize, ste_clamp, ste_round
 from jpegnn.jpeg.sampling import SUBSAMPLING, check_subsampling, downsample, fancy_upsample
 from jpegnn.jpeg.tables import as_table_stack, quality_tables
@@ -132,6 +132,48 @@ def _check_image(x: torch.Tensor) -> None:
         raise ConfigError(f"x: expected a floating point tensor in [0, 1], got {x.dtype}")
 
 
+def _encoder_planes(x: torch.Tensor, geo: Geometry) -> list:
+    """RGB -> the three centered, edge-padded (and chroma-downsampled) sample planes, each a
+    whole number of 8x8 blocks, as libjpeg feeds them to the forward DCT."""
+    y_plane, cb_plane, cr_plane = rgb_to_ycbcr_planes(x)
+    fh, fv = geo.factors
+    nby, nbx = geo.luma_blocks
+    planes = [_pad_replicate(y_plane, 8 * nby, 8 * nbx)]
+    if (fh, fv) == (1, 1):
+        planes += [_pad_replicate(p, 8 * nby, 8 * nbx) for p in (cb_plane, cr_plane)]
+    else:
+        cby, cbx = geo.chroma_blocks
+        ch, _ = geo.chroma_size
+        for p in (cb_plane, cr_plane):
+            p = downsample(_pad_replicate(p, ch * fv, 8 * cbx * fh), geo.subsampling)
+            planes.append(_pad_replicate(p, 8 * cby, 8 * cbx))
+    return planes
+
+
+def _decoder_output(planes: list, geo: Geometry) -> torch.Tensor:
+    """Decoded centered sample planes (IDCT output, block-padded) -> cropped, fancy-upsampled,
+    colour-converted RGB ``(B, 3, H, W)`` in [0, 1]."""
+    H, W = geo.height, geo.width
+    y = _crop(planes[0], H, W)
+    if geo.factors == (1, 1):
+        cb, cr = (_crop(p, H, W) for p in planes[1:])
+    else:
+        ch, cw = geo.chroma_size
+        cb, cr = (_crop(fancy_upsample(_crop(p, ch, cw), geo.subsampling), H, W) for p in planes[1:])
+    return ycbcr_planes_to_rgb(y, cb, cr)
+
+
+def roundtrip(x: torch.Tensor, steps: torch.Tensor, subsampling: str = "4:2:0", mode: str = "round") -> torch.Tensor:
+    """``decode(encode(x))`` with the float DCT in one pass per component, for a quantizer with
+    identity gradient (``mode="round"``: libjpeg rounding, straight-through; ``"noise"``:
+    additive uniform noise). Same output values and gradients as the unfused chain (tested),
+    cheaper backward (:func:`jpegnn.jpeg.dct.plane_roundtrip`); no coefficients are kept."""
+    _check_image(x)
+    geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
+    planes = [plane_roundtrip(p, st, mode) for p, st in zip(_encoder_planes(x, geo), steps)]
+    return _decoder_output(planes, geo)
+
+
 def encode(
     x: torch.Tensor,
     steps: torch.Tensor,
@@ -153,21 +195,8 @@ def encode(
     if dct not in ("float", "islow"):
         raise ConfigError(f"dct must be 'float' or 'islow', got {dct!r}")
     _check_image(x)
-    subsampling = check_subsampling(subsampling)
-    B, _, H, W = x.shape
-    geo = Geometry(H, W, subsampling)
-    y_plane, cb_plane, cr_plane = rgb_to_ycbcr_planes(x)
-    fh, fv = geo.factors
-    nby, nbx = geo.luma_blocks
-    planes = [_pad_replicate(y_plane, 8 * nby, 8 * nbx)]
-    if (fh, fv) == (1, 1):
-        planes += [_pad_replicate(p, 8 * nby, 8 * nbx) for p in (cb_plane, cr_plane)]
-    else:
-        cby, cbx = geo.chroma_blocks
-        ch, _ = geo.chroma_size
-        for p in (cb_plane, cr_plane):
-            p = downsample(_pad_replicate(p, ch * fv, 8 * cbx * fh), subsampling)
-            planes.append(_pad_replicate(p, 8 * cby, 8 * cbx))
+    geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
+    planes = _encoder_planes(x, geo)
     groups, unrounded = [], []
     for plane, st in zip(planes, steps):
         blocks = blockify(plane)
@@ -197,7 +226,6 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
         raise ConfigError(f"dct must be 'float' or 'islow', got {dct!r}")
     steps = coefs.steps if steps is None else steps
     geo = coefs.geometry
-    H, W = geo.height, geo.width
     planes = []
     for g, st in zip(coefs.groups, steps):
         samples = inverse_dct_dequant(g, st)  # plane (B, 1, 8 nby, 8 nbx)
@@ -209,13 +237,7 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
                 exact = unblockify(exact)
             samples = samples + (exact - samples).detach()
         planes.append(samples)
-    y = _crop(planes[0], H, W)
-    if geo.factors == (1, 1):
-        cb, cr = (_crop(p, H, W) for p in planes[1:])
-    else:
-        ch, cw = geo.chroma_size
-        cb, cr = (_crop(fancy_upsample(_crop(p, ch, cw), geo.subsampling), H, W) for p in planes[1:])
-    return ycbcr_planes_to_rgb(y, cb, cr)
+    return _decoder_output(planes, geo)
 
 
 def _softplus_inv(t: torch.Tensor) -> torch.Tensor:
@@ -336,6 +358,12 @@ class DiffJPEG(nn.Module):
         return decode(coefs, dct=self.dct)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``decode(encode(x))``. With the float DCT and a quantizer whose gradient is the
+        identity (eval mode, ``"ste"`` or ``"noise"``) this runs the fused per-component
+        round trip (:func:`roundtrip`): same values and gradients, faster backward."""
+        if self.dct == "float" and (not self.training or self.rounding in ("ste", "noise")):
+            mode = "noise" if self.training and self.rounding == "noise" else "round"
+            return roundtrip(x, self.steps().to(x.dtype), self.subsampling, mode)
         return decode(self.encode(x), dct=self.dct)
 
     def extra_repr(self) -> str:
@@ -345,4 +373,4 @@ class DiffJPEG(nn.Module):
         )
 
 
-__all__ = ["DiffJPEG", "JPEGCoefficients", "Geometry", "encode", "decode"]
+__all__ = ["DiffJPEG", "JPEGCoefficients", "Geometry", "encode", "decode", "roundtrip"]
