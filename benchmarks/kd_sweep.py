@@ -96,6 +96,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--profile-repeats", type=int, default=3, help="timed decode calls per model (median)")
     p.add_argument("--work", required=True, help="folder for checkpoints and per-job results (resumable)")
     p.add_argument("--out", required=True, help="output folder of the tables")
+    p.add_argument("--preamble", default=None,
+                   help="markdown file put at the top of kd_sweep.md (e.g. how the teachers were trained)")
     p.add_argument("--points-only", action="store_true",
                    help="run the jobs (train + test) and stop: no profiles, no tables (for a later, fuller rerun)")
     return p.parse_args(argv)
@@ -270,12 +272,12 @@ def _markdown(doc: dict[str, Any]) -> str:
     meta = doc["meta"]
     t = doc["teacher"]
     lines = [
-        "# KD sweep: students of a scale-hyperprior teacher, with and without distillation", "",
+        "## KD sweep: students of a scale-hyperprior teacher, with and without distillation", "",
         f"Machine: {meta['machine']}. Measured {meta['finished_utc']}; sweep wall time "
         f"{meta['wall_seconds'] / 60:.1f} min.", "",
         meta["setup"], "",
         "Command:", "", "```", meta["command"], "```", "",
-        "## One row per student width", "",
+        "### One row per student width", "",
         "BD-rate in % on PSNR (negative = the first model needs fewer bits than the anchor at equal PSNR); "
         "BD-PSNR in dB (positive = better). Curves: one point per λ, actual bitstream bpp.", "",
         "| model | params | enc GMACs | dec GMACs | dec ms (CPU) | J/frame | BD-rate KD vs teacher | "
@@ -303,7 +305,7 @@ def _markdown(doc: dict[str, Any]) -> str:
             ov = "n/a" if b["psnr_overlap_pct"] is None else f"{b['psnr_overlap_pct']:.0f} %"
             warn = "; ".join(b["warnings"]) or "none"
             lines.append(f"- N={width}, {label}: {b['method']}, overlap {ov}; warnings: {warn}")
-    lines += ["", "## RD points (real bitstreams)", "",
+    lines += ["", "### RD points (real bitstreams)", "",
               "| model | λ | bpp (actual) | bpp (estimated) | PSNR dB | MS-SSIM | train s |",
               "|---|---|---|---|---|---|---|"]
     for p in t["points"]:
@@ -459,6 +461,9 @@ def _main(argv: Optional[list[str]] = None) -> int:
         }
         print(f"profiled N={width}", flush=True)
 
+    from jpegnn.data import Vimeo90k
+
+    n_train = len(Vimeo90k(args.train_root, split="train"))
     device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
     doc["meta"] = {
         "machine": f"{device}, {os.cpu_count()} CPU cores (shared with other users' processes), "
@@ -484,8 +489,9 @@ def _main(argv: Optional[list[str]] = None) -> int:
             "point, one model at a time after training, on a CPU other processes shared (noisy).",
             "J/frame: GPU energy above idle of one real decode (NVML); "
             + ("null: " + str(energy.reason) if not energy.available else "measured"),
-            "Short training (a few hundred steps) on a 16-clip sample: absolute RD is far from published models; "
-            "only the comparison between models trained alike is meaningful.",
+            f"Short training ({args.steps} steps per student, {n_train} training images in {args.train_root}): "
+            "absolute RD is far from published models; only the comparison between models trained alike is "
+            "meaningful.",
         ],
         "wall_seconds": time.time() - t_start,
         "job_seconds": {name: r.get("train_seconds", 0) + r.get("test_seconds", 0) for name, r in results.items()},
@@ -496,6 +502,8 @@ def _main(argv: Optional[list[str]] = None) -> int:
         header, rows = table(doc)
         write_csv_atomic(out / name, [dict(zip(header, row)) for row in rows], header)
     text = _markdown(doc)
+    if args.preamble:
+        text = Path(args.preamble).read_text().rstrip() + "\n\n" + text
     write_text_atomic(out / "kd_sweep.md", text)
     print(text)
     return 0

@@ -74,6 +74,14 @@ def test_kd_sweep_writes_one_row_per_width_and_resumes(tmp_path):
     assert [r["model"] for r in rows] == ["teacher", "student N=4"]
     assert "| student N=4" in (out / "kd_sweep.md").read_text()
     assert "python benchmarks/kd_sweep.py --teacher" in doc["meta"]["command"]
+    assert "Short training (2 steps per student, 7 training images" in " ".join(doc["meta"]["notes"])
+
+    # --preamble: a hand-written header (teacher commands, budget) on top of the generated tables
+    preamble = tmp_path / "header.md"
+    preamble.write_text("# My sweep\n\nTeachers: jpegnn fit ...\n")
+    assert sweep.main(argv + ["--preamble", str(preamble)]) == 0
+    text = (out / "kd_sweep.md").read_text()
+    assert text.startswith("# My sweep\n\nTeachers: jpegnn fit ...\n\n## KD sweep") and "| student N=4" in text
 
     # a rerun with the same --work reuses every finished job (nothing is retrained)
     stamps = {p: p.stat().st_mtime_ns for p in (work / "points").glob("*.json")}
