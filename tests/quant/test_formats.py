@@ -202,3 +202,22 @@ def test_cuda_matches_torch_casts_and_cpu():
     q = quantize_float(y, 5, 2, "stochastic", generator=g)
     assert set(q.unique().tolist()) == {1.0, 1.25}
     assert abs(q.double().mean().item() - 1.1) < 5 * 0.125 / math.sqrt(y.numel())
+
+
+@pytest.mark.skipif(not hasattr(torch, "float8_e5m2"), reason="torch without float8 dtypes")
+def test_float8_formats_match_torch_float8_casts():
+    """e5m2 is OCP FP8 E5M2 bit for bit (IEEE-like: subnormals, ties to even, overflow to inf);
+    e4m3 here is IEEE-like (max 240), so it agrees with torch's float8_e4m3fn (max 448, no inf)
+    on every value up to 240 (the subnormals 2**-9.. included) and saturates at 240 beyond."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.cat([
+        _log_uniform(50000, -20, 17, seed=8),
+        torch.tensor([57344.0, 61439.0, 61440.0, 65536.0, 1e9, math.inf, -math.inf, 2.0**-16, 2.0**-17,
+                      3 * 2.0**-18, -0.0]),
+        torch.randn(10000, generator=g),
+    ])
+    assert _same_bits(quantize_float(x, 5, 2), x.to(torch.float8_e5m2).float())
+    e4m3 = quantize_float(x, 4, 3, saturate=True)
+    small = x.abs() <= 240
+    assert _same_bits(e4m3[small], x[small].to(torch.float8_e4m3fn).float())
+    assert torch.all(e4m3[~small].abs() == 240)
