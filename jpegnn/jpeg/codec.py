@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jpegnn.errors import ConfigError
-from jpegnn.jpeg.color import rgb_to_ycbcr_planes, ycbcr_planes_to_rgb
+from jpegnn.jpeg.color import rgb_to_y_cbcr, y_cbcr_to_rgb
 from jpegnn.jpeg.islow import fdct_islow, idct_islow, quantize_islow
 from jpegnn.jpeg.dct import blockify, dct_quant_scale, inverse_dct_dequant, plane_roundtrip, unblockify
 from jpegnn.jpeg.rounding import check_surrogate, quantize, ste_clamp, ste_round
@@ -132,46 +132,53 @@ def _check_image(x: torch.Tensor) -> None:
         raise ConfigError(f"x: expected a floating point tensor in [0, 1], got {x.dtype}")
 
 
-def _encoder_planes(x: torch.Tensor, geo: Geometry) -> list:
-    """RGB -> the three centered, edge-padded (and chroma-downsampled) sample planes, each a
-    whole number of 8x8 blocks, as libjpeg feeds them to the forward DCT."""
-    y_plane, cb_plane, cr_plane = rgb_to_ycbcr_planes(x)
+def _encoder_planes(x: torch.Tensor, geo: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB -> the centered, edge-padded Y plane ``(B, 1, ., .)`` and the (downsampled) Cb/Cr pair
+    ``(B, 2, ., .)``, each a whole number of 8x8 blocks, as libjpeg feeds them to the forward
+    DCT. Cb and Cr travel as one tensor so every chroma stage is one op for both."""
+    y_plane, c_plane = rgb_to_y_cbcr(x)
     fh, fv = geo.factors
     nby, nbx = geo.luma_blocks
-    planes = [_pad_replicate(y_plane, 8 * nby, 8 * nbx)]
+    y_plane = _pad_replicate(y_plane, 8 * nby, 8 * nbx)
     if (fh, fv) == (1, 1):
-        planes += [_pad_replicate(p, 8 * nby, 8 * nbx) for p in (cb_plane, cr_plane)]
-    else:
-        cby, cbx = geo.chroma_blocks
-        ch, _ = geo.chroma_size
-        for p in (cb_plane, cr_plane):
-            p = downsample(_pad_replicate(p, ch * fv, 8 * cbx * fh), geo.subsampling)
-            planes.append(_pad_replicate(p, 8 * cby, 8 * cbx))
-    return planes
+        return y_plane, _pad_replicate(c_plane, 8 * nby, 8 * nbx)
+    cby, cbx = geo.chroma_blocks
+    ch, _ = geo.chroma_size
+    c_plane = downsample(_pad_replicate(c_plane, ch * fv, 8 * cbx * fh), geo.subsampling)
+    return y_plane, _pad_replicate(c_plane, 8 * cby, 8 * cbx)
 
 
-def _decoder_output(planes: list, geo: Geometry) -> torch.Tensor:
-    """Decoded centered sample planes (IDCT output, block-padded) -> cropped, fancy-upsampled,
-    colour-converted RGB ``(B, 3, H, W)`` in [0, 1]."""
+def _decoder_output(y: torch.Tensor, c: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """Decoded centered Y plane and Cb/Cr pair (IDCT output, block-padded) -> cropped,
+    fancy-upsampled, colour-converted RGB ``(B, 3, H, W)`` in [0, 1]."""
     H, W = geo.height, geo.width
-    y = _crop(planes[0], H, W)
     if geo.factors == (1, 1):
-        cb, cr = (_crop(p, H, W) for p in planes[1:])
+        c = _crop(c, H, W)
     else:
         ch, cw = geo.chroma_size
-        cb, cr = (_crop(fancy_upsample(_crop(p, ch, cw), geo.subsampling), H, W) for p in planes[1:])
-    return ycbcr_planes_to_rgb(y, cb, cr)
+        c = _crop(fancy_upsample(_crop(c, ch, cw), geo.subsampling), H, W)
+    return y_cbcr_to_rgb(_crop(y, H, W), c)
 
 
-def roundtrip(x: torch.Tensor, steps: torch.Tensor, subsampling: str = "4:2:0", mode: str = "round") -> torch.Tensor:
+def roundtrip(
+    x: torch.Tensor, steps: torch.Tensor, subsampling: str = "4:2:0", mode: str = "round",
+    shared_chroma: bool = False,
+) -> torch.Tensor:
     """``decode(encode(x))`` with the float DCT in one pass per component, for a quantizer with
     identity gradient (``mode="round"``: libjpeg rounding, straight-through; ``"noise"``:
     additive uniform noise). Same output values and gradients as the unfused chain (tested),
-    cheaper backward (:func:`jpegnn.jpeg.dct.plane_roundtrip`); no coefficients are kept."""
+    cheaper backward (:func:`jpegnn.jpeg.dct.plane_roundtrip`); no coefficients are kept.
+    ``shared_chroma``: Cb and Cr use the same step tensor ``steps[1]`` (one table for both),
+    so both run as one batch; otherwise ``steps[1]`` and ``steps[2]`` are applied separately."""
     _check_image(x)
     geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
-    planes = [plane_roundtrip(p, st, mode) for p, st in zip(_encoder_planes(x, geo), steps)]
-    return _decoder_output(planes, geo)
+    y, c = _encoder_planes(x, geo)
+    y = plane_roundtrip(y, steps[0], mode)
+    if shared_chroma:
+        c = plane_roundtrip(c, steps[1], mode)
+    else:
+        c = torch.cat([plane_roundtrip(c[:, i : i + 1], steps[1 + i], mode) for i in range(2)], 1)
+    return _decoder_output(y, c, geo)
 
 
 def encode(
@@ -196,7 +203,8 @@ def encode(
         raise ConfigError(f"dct must be 'float' or 'islow', got {dct!r}")
     _check_image(x)
     geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
-    planes = _encoder_planes(x, geo)
+    y_plane, c_plane = _encoder_planes(x, geo)
+    planes = [y_plane, c_plane[:, 0:1], c_plane[:, 1:2]]
     groups, unrounded = [], []
     for plane, st in zip(planes, steps):
         blocks = blockify(plane)
@@ -237,7 +245,7 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
                 exact = unblockify(exact)
             samples = samples + (exact - samples).detach()
         planes.append(samples)
-    return _decoder_output(planes, geo)
+    return _decoder_output(planes[0], torch.cat(planes[1:], 1), geo)
 
 
 def _softplus_inv(t: torch.Tensor) -> torch.Tensor:
@@ -363,7 +371,7 @@ class DiffJPEG(nn.Module):
         round trip (:func:`roundtrip`): same values and gradients, faster backward."""
         if self.dct == "float" and (not self.training or self.rounding in ("ste", "noise")):
             mode = "noise" if self.training and self.rounding == "noise" else "round"
-            return roundtrip(x, self.steps().to(x.dtype), self.subsampling, mode)
+            return roundtrip(x, self.steps().to(x.dtype), self.subsampling, mode, self.num_tables == 2)
         return decode(self.encode(x), dct=self.dct)
 
     def extra_repr(self) -> str:

@@ -47,10 +47,11 @@ def _weights(device: str, dtype):
     return w_enc, b_enc, w_dec
 
 
-class _RGBToYCCPlanes(torch.autograd.Function):
+class _RGBToYCC(torch.autograd.Function):
     """[0, 1] RGB -> 8-bit samples (round, clamp) -> ``floor(W @ rgb + b)`` (libjpeg's
-    ``rgb_ycc_convert``) in one batched GEMM with the offset as bias; returns the Y, Cb, Cr
-    planes ``(B, 1, H, W)`` each. Roundings are straight-through."""
+    ``rgb_ycc_convert``) in one batched GEMM with the offset as bias; returns the Y plane
+    ``(B, 1, H, W)`` and the Cb/Cr pair ``(B, 2, H, W)`` (views of one tensor, so the chroma
+    stages run on both components at once). Roundings are straight-through."""
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -59,13 +60,13 @@ class _RGBToYCCPlanes(torch.autograd.Function):
         out = torch.baddbmm(b.expand(B, 3, H * W), w.expand(B, 3, 3), v.reshape(B, 3, H * W)).floor_()
         ctx.save_for_backward(keep, w)
         out = out.reshape(B, 3, H, W)
-        return out[:, 0:1], out[:, 1:2], out[:, 2:3]
+        return out[:, 0:1], out[:, 1:3]
 
     @staticmethod
-    def backward(ctx, gy, gcb, gcr):
+    def backward(ctx, gy, gc):
         keep, w = ctx.saved_tensors
         B, _, H, W = gy.shape
-        g = torch.cat([gy, gcb, gcr], 1).reshape(B, 3, H * W)
+        g = torch.cat([gy, gc], 1).reshape(B, 3, H * W)
         wt = (w * 255.0).T.contiguous().expand(B, 3, 3)
         gx = torch.bmm(wt, g).reshape(B, 3, H, W)
         return masked_grad(gx, keep), None, None
@@ -75,15 +76,17 @@ class _RGBToYCCPlanes(torch.autograd.Function):
 _A, _B, _C, _D = (v / _S for v in (91881.0, -22554.0, -46802.0, 116130.0))
 
 
-class _YCCPlanesToRGB(torch.autograd.Function):
+class _YCCToRGB(torch.autograd.Function):
     """``clamp(floor(y + 128.5 + a cr), 0, 255) / 255`` etc.: libjpeg's ``ycc_rgb_convert`` with
-    ``range_limit``. Folding ``+ 0.5`` and ``y + 128`` into one floor is exact in float32 for all
-    8-bit inputs (every product is exact and each sum stays within float32's integer range;
-    checked exhaustively in tests/jpeg). Floors straight-through, zero gradient where clamped."""
+    ``range_limit``, on the Y plane ``(B, 1, H, W)`` and the Cb/Cr pair ``(B, 2, H, W)``. Folding
+    ``+ 0.5`` and ``y + 128`` into one floor is exact in float32 for all 8-bit inputs (every
+    product is exact and each sum stays within float32's integer range; checked exhaustively in
+    tests/jpeg). Floors straight-through, zero gradient where clamped."""
 
     @staticmethod
-    def forward(ctx, y, cb, cr):
+    def forward(ctx, y, c):
         B, _, H, W = y.shape
+        cb, cr = c[:, 0:1], c[:, 1:2]
         y128 = y + 128.5
         out = y.new_empty(B, 3, H, W)
         torch.add(y128, cr, alpha=_A, out=out[:, 0:1])
@@ -101,30 +104,45 @@ class _YCCPlanesToRGB(torch.autograd.Function):
         gr, gg, gb = g[:, 0:1], g[:, 1:2], g[:, 2:3]
         k = 1.0 / 255.0
         gy = g.sum(1, keepdim=True).mul_(k)
-        gcb = torch.mul(gg, _B * k).add_(gb, alpha=_D * k)
-        gcr = torch.mul(gr, _A * k).add_(gg, alpha=_C * k)
-        return gy, gcb, gcr
+        gc = g.new_empty(g.shape[0], 2, *g.shape[2:])
+        torch.mul(gg, _B * k, out=gc[:, 0:1]).add_(gb, alpha=_D * k)
+        torch.mul(gr, _A * k, out=gc[:, 1:2]).add_(gg, alpha=_C * k)
+        return gy, gc
+
+
+def rgb_to_y_cbcr(x: torch.Tensor):
+    """RGB ``(B, 3, H, W)`` in [0, 1] to the centered integer Y plane ``(B, 1, H, W)`` and the
+    Cb/Cr pair ``(B, 2, H, W)`` exactly as libjpeg: 8-bit samples ``round(255 x)`` (clamped to
+    0..255), then ``rgb_ycc_convert``, minus 128."""
+    w, b, _ = _weights(str(x.device), x.dtype)
+    return _RGBToYCC.apply(x, w, b)
+
+
+def y_cbcr_to_rgb(y: torch.Tensor, cbcr: torch.Tensor) -> torch.Tensor:
+    """Centered integer Y ``(B, 1, H, W)`` and Cb/Cr ``(B, 2, H, W)`` to RGB ``(B, 3, H, W)`` in
+    [0, 1] exactly as libjpeg's ``ycc_rgb_convert`` (+ ``range_limit``), divided by 255."""
+    return _YCCToRGB.apply(y, cbcr)
 
 
 def rgb_to_ycbcr_planes(x: torch.Tensor):
     """RGB ``(B, 3, H, W)`` in [0, 1] to centered integer ``(Y-128, Cb-128, Cr-128)`` planes
     ``(B, 1, H, W)`` exactly as libjpeg: 8-bit samples ``round(255 x)`` (clamped to 0..255), then
     ``rgb_ycc_convert``."""
-    w, b, _ = _weights(str(x.device), x.dtype)
-    return _RGBToYCCPlanes.apply(x, w, b)
+    y, c = rgb_to_y_cbcr(x)
+    return y, c[:, 0:1], c[:, 1:2]
 
 
 def rgb_to_ycbcr_centered(x: torch.Tensor) -> torch.Tensor:
     """Like :func:`rgb_to_ycbcr_planes`, as one ``(B, 3, H, W)`` tensor."""
-    return torch.cat(rgb_to_ycbcr_planes(x), 1)
+    return torch.cat(rgb_to_y_cbcr(x), 1)
 
 
 def ycbcr_planes_to_rgb(y: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor) -> torch.Tensor:
     """Centered integer planes ``(B, 1, H, W)`` to RGB ``(B, 3, H, W)`` in [0, 1] exactly as
     libjpeg's ``ycc_rgb_convert`` (+ ``range_limit``), divided by 255."""
-    return _YCCPlanesToRGB.apply(y, cb, cr)
+    return _YCCToRGB.apply(y, torch.cat([cb, cr], 1))
 
 
 def ycbcr_centered_to_rgb(ycc: torch.Tensor) -> torch.Tensor:
     """Like :func:`ycbcr_planes_to_rgb` for one centered ``(B, 3, H, W)`` tensor."""
-    return _YCCPlanesToRGB.apply(ycc[:, 0:1], ycc[:, 1:2], ycc[:, 2:3])
+    return _YCCToRGB.apply(ycc[:, 0:1], ycc[:, 1:3])

@@ -184,17 +184,23 @@ def test_explicit_tables_and_errors():
 
 
 @pytest.mark.parametrize("ss", ["4:2:0", "4:2:2", "4:4:4"])
-@pytest.mark.parametrize("rounding,round_tables", [("ste", False), ("noise", False), ("ste", True)])
-def test_fused_forward_equals_encode_decode(ss, rounding, round_tables):
-    """forward() runs the fused per-component round trip (one GEMM in the backward); it must
-    give the same values as decode(encode(x)) and the same gradients for x and the tables,
-    including clamped samples (random input) and edge padding (odd size)."""
+@pytest.mark.parametrize(
+    "rounding,round_tables,separate", [("ste", False, False), ("ste", True, False), ("ste", False, True), ("noise", False, True)]
+)
+def test_fused_forward_equals_encode_decode(ss, rounding, round_tables, separate):
+    """forward() runs the fused per-component round trip (one GEMM in the backward, Cb and Cr
+    batched when they share a table); it must give the same values as decode(encode(x)) and the
+    same gradients for x and the tables, including clamped samples (random input) and edge
+    padding (odd size). Noise is checked with separate chroma tables, where both paths draw
+    the noise in the same order (Y, Cb, Cr)."""
     x = torch.rand(2, 3, 21, 35)
     w = torch.randn(2, 3, 21, 35)
     results = []
     for fused in (True, False):
         torch.manual_seed(7)
-        m = DiffJPEG(30, ss, learnable=True, rounding=rounding, round_tables_in_training=round_tables).train()
+        m = DiffJPEG(
+            30, ss, learnable=True, rounding=rounding, round_tables_in_training=round_tables, separate_chroma=separate
+        ).train()
         xi = x.clone().requires_grad_(True)
         torch.manual_seed(11)  # same noise draws on both paths
         out = m(xi) if fused else m.decode(m.encode(xi))
