@@ -66,9 +66,10 @@ class _RGBToYCC(torch.autograd.Function):
     def backward(ctx, gy, gc):
         keep, w = ctx.saved_tensors
         B, _, H, W = gy.shape
-        g = torch.cat([gy, gc], 1).reshape(B, 3, H * W)
         wt = (w * 255.0).T.contiguous().expand(B, 3, 3)
-        gx = torch.bmm(wt, g).reshape(B, 3, H, W)
+        # W^T [gy; gc] as two accumulating batched GEMMs (no concatenated copy of the gradient)
+        gx = torch.bmm(wt[:, :, 1:], gc.reshape(B, 2, H * W))
+        gx = gx.baddbmm_(wt[:, :, :1], gy.reshape(B, 1, H * W)).reshape(B, 3, H, W)
         return masked_grad(gx, keep), None, None
 
 
