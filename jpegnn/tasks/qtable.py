@@ -86,9 +86,73 @@ class _QTableTask(LightningModule):
 
     Subclasses build ``self.net`` and implement :meth:`_logits`, :meth:`_task_loss`,
     :meth:`_make_task_metrics` and :meth:`_update_task_metrics`.
+
+    Args:
+        weights_path: Local state-dict file for the network (never a download); a head of
+            another class count is re-initialised.
+        mode: ``"table"``, ``"joint"``, ``"network"`` or ``"uncompressed"`` (module docstring).
+        quality: IJG quality 1..100 of the fixed tables (``"network"``) or of the initial tables.
+        table_init: ``"quality"`` (Annex K tables at ``quality``), ``"random"`` (uniform 1..255;
+            the notebook found this trains much worse) or ``"flat"`` (every entry equal to the mean
+            of the quality-``quality`` luma table: no frequency favoured at the start).
+        subsampling: ``"4:2:0"`` (Pillow's default), ``"4:2:2"`` or ``"4:4:4"``.
+        rounding: quantizer surrogate in training: ``"ste"`` (exact forward), ``"noise"`` or
+            ``"cubic"`` (both bias the forward distortion; see :mod:`jpegnn.jpeg.rounding`).
+        separate_chroma: learn separate Cb and Cr tables (3 tables exported).
+        rate: ``"bits"``, ``"abs_over_q"``, ``"inv_l1"`` or ``"none"`` (module docstring).
+        beta: Weight of the rate term: cross-entropy units per bit/pixel for ``"bits"``.
+        lr: Learning rate of the network parameters (with the default Adam).
+        table_lr: Learning rate of the table parameters (raw softplus parameters; a step of
+            0.01–0.1 moves a mid-range entry by about the same amount in steps of Q).
+        optimizer: Optimizer factory receiving the two parameter groups (default Adam(lr)).
+        lr_scheduler: Optional scheduler factory, stepped per epoch.
+        lr_scheduler_monitor: Metric a ``ReduceLROnPlateau`` scheduler watches.
+        exact_bpp: Count exact JPEG file sizes in validation/test (``jpeg_size``).
+        optimize_huffman: Count sizes (and encode with Pillow) with optimized Huffman tables
+            (Pillow's ``optimize=True``); default False = Pillow's default.
+        real_jpeg: In test, also score the network on images really encoded/decoded by Pillow
+            with the integer tables, and report the real bpp.
+        test_quality: Test with the standard tables of this quality instead of the learned or
+            training tables (quality sweeps); None tests with the module's own tables.
     """
 
     target_key: str = "label"
+
+    def __init__(
+        self,
+        weights_path: Optional[str] = None,
+        mode: Literal["table", "joint", "network", "uncompressed"] = "joint",
+        quality: int = 50,
+        table_init: Literal["quality", "random", "flat"] = "quality",
+        subsampling: Literal["4:2:0", "4:2:2", "4:4:4"] = "4:2:0",
+        rounding: Literal["ste", "noise", "cubic"] = "ste",
+        separate_chroma: bool = False,
+        rate: Literal["bits", "abs_over_q", "inv_l1", "none"] = "bits",
+        beta: float = 0.0,
+        lr: float = 1e-3,
+        table_lr: float = 1e-2,
+        optimizer: Optional[OptimizerCallable] = None,
+        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        lr_scheduler_monitor: str = "val/loss",
+        exact_bpp: bool = True,
+        optimize_huffman: bool = False,
+        real_jpeg: bool = False,
+        test_quality: Optional[int] = None,
+    ) -> None:
+        """The arguments both tasks share (the subclass adds its network's). Saves all of them,
+        the subclass's included (Lightning collects the calling ``__init__`` frames), as
+        hyperparameters, and builds the JPEG layer; the subclass then calls :meth:`_finish_init`."""
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        self.optimizer_factory = optimizer
+        self.lr_scheduler_factory = lr_scheduler
+        self._init_jpeg(mode, quality, subsampling, rounding, separate_chroma, table_init, rate, beta)
+
+    def _finish_init(self, net: nn.Module) -> None:
+        """Attach the task network, freeze it in ``"table"`` mode, build the metrics."""
+        self.net = net
+        self._freeze_network_if_needed()
+        self._init_metrics()
 
     def _init_jpeg(
         self,
@@ -402,69 +466,16 @@ class QTableClassifier(_QTableTask):
         arch: ``resnet18``, ``resnet50``, ``small_cnn`` or ``block_mlp``
             (:mod:`jpegnn.models.classifiers`; torchvision models are built with ``weights=None``).
         num_classes: Number of classes (must match the data module's).
-        weights_path: Local state-dict file for the network (never a download); a head of
-            another class count is re-initialised.
-        mode: ``"table"``, ``"joint"``, ``"network"`` or ``"uncompressed"`` (module docstring).
-        quality: IJG quality 1..100 of the fixed tables (``"network"``) or of the initial tables.
-        table_init: ``"quality"`` (Annex K tables at ``quality``), ``"random"`` (uniform 1..255;
-            the notebook found this trains much worse) or ``"flat"`` (every entry equal to the mean
-            of the quality-``quality`` luma table: no frequency favoured at the start).
-        subsampling: ``"4:2:0"`` (Pillow's default), ``"4:2:2"`` or ``"4:4:4"``.
-        rounding: quantizer surrogate in training: ``"ste"`` (exact forward), ``"noise"`` or
-            ``"cubic"`` (both bias the forward distortion; see :mod:`jpegnn.jpeg.rounding`).
-        separate_chroma: learn separate Cb and Cr tables (3 tables exported).
-        rate: ``"bits"``, ``"abs_over_q"``, ``"inv_l1"`` or ``"none"`` (module docstring).
-        beta: Weight of the rate term: cross-entropy units per bit/pixel for ``"bits"``.
-        lr: Learning rate of the network parameters (with the default Adam).
-        table_lr: Learning rate of the table parameters (raw softplus parameters; a step of
-            0.01–0.1 moves a mid-range entry by about the same amount in steps of Q).
-        optimizer: Optimizer factory receiving the two parameter groups (default Adam(lr)).
-        lr_scheduler: Optional scheduler factory, stepped per epoch.
-        lr_scheduler_monitor: Metric a ``ReduceLROnPlateau`` scheduler watches.
-        exact_bpp: Count exact JPEG file sizes in validation/test (``jpeg_size``).
-        optimize_huffman: Count sizes (and encode with Pillow) with optimized Huffman tables
-            (Pillow's ``optimize=True``); default False = Pillow's default.
-        real_jpeg: In test, also score the network on images really encoded/decoded by Pillow
-            with the integer tables, and report the real bpp.
-        test_quality: Test with the standard tables of this quality instead of the learned or
-            training tables (quality sweeps); None tests with the module's own tables.
+        (the shared arguments, ``weights_path`` to ``test_quality``, are listed under
+        :class:`_QTableTask`)
         label_smoothing: Cross-entropy label smoothing.
     """
 
     target_key = "label"
 
-    def __init__(
-        self,
-        arch: str = "resnet18",
-        num_classes: int = 10,
-        weights_path: Optional[str] = None,
-        mode: Literal["table", "joint", "network", "uncompressed"] = "joint",
-        quality: int = 50,
-        table_init: Literal["quality", "random", "flat"] = "quality",
-        subsampling: Literal["4:2:0", "4:2:2", "4:4:4"] = "4:2:0",
-        rounding: Literal["ste", "noise", "cubic"] = "ste",
-        separate_chroma: bool = False,
-        rate: Literal["bits", "abs_over_q", "inv_l1", "none"] = "bits",
-        beta: float = 0.0,
-        lr: float = 1e-3,
-        table_lr: float = 1e-2,
-        optimizer: Optional[OptimizerCallable] = None,
-        lr_scheduler: Optional[LRSchedulerCallable] = None,
-        lr_scheduler_monitor: str = "val/loss",
-        exact_bpp: bool = True,
-        optimize_huffman: bool = False,
-        real_jpeg: bool = False,
-        test_quality: Optional[int] = None,
-        label_smoothing: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
-        self.optimizer_factory = optimizer
-        self.lr_scheduler_factory = lr_scheduler
-        self._init_jpeg(mode, quality, subsampling, rounding, separate_chroma, table_init, rate, beta)
-        self.net = build_classifier(arch, num_classes, weights_path)
-        self._freeze_network_if_needed()
-        self._init_metrics()
+    def __init__(self, arch: str = "resnet18", num_classes: int = 10, label_smoothing: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._finish_init(build_classifier(arch, num_classes, self.hparams.weights_path))
 
     def _make_task_metrics(self) -> MetricCollection:
         n = self.hparams.num_classes
@@ -495,43 +506,16 @@ class QTableSegmenter(_QTableTask):
             ``deeplabv3_resnet50`` or ``tiny`` (:mod:`jpegnn.models.segmenters`).
         num_classes: Number of classes (150 for ADE20K).
         ignore_index: Mask value excluded from loss and metrics.
-        (the other arguments are those of :class:`QTableClassifier`)
+        (the shared arguments are listed under :class:`_QTableTask`)
     """
 
     target_key = "mask"
 
     def __init__(
-        self,
-        arch: str = "deeplabv3_mobilenet_v3_large",
-        num_classes: int = 150,
-        ignore_index: int = 255,
-        weights_path: Optional[str] = None,
-        mode: Literal["table", "joint", "network", "uncompressed"] = "joint",
-        quality: int = 50,
-        table_init: Literal["quality", "random", "flat"] = "quality",
-        subsampling: Literal["4:2:0", "4:2:2", "4:4:4"] = "4:2:0",
-        rounding: Literal["ste", "noise", "cubic"] = "ste",
-        separate_chroma: bool = False,
-        rate: Literal["bits", "abs_over_q", "inv_l1", "none"] = "bits",
-        beta: float = 0.0,
-        lr: float = 1e-3,
-        table_lr: float = 1e-2,
-        optimizer: Optional[OptimizerCallable] = None,
-        lr_scheduler: Optional[LRSchedulerCallable] = None,
-        lr_scheduler_monitor: str = "val/loss",
-        exact_bpp: bool = True,
-        optimize_huffman: bool = False,
-        real_jpeg: bool = False,
-        test_quality: Optional[int] = None,
+        self, arch: str = "deeplabv3_mobilenet_v3_large", num_classes: int = 150, ignore_index: int = 255, **kwargs
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
-        self.optimizer_factory = optimizer
-        self.lr_scheduler_factory = lr_scheduler
-        self._init_jpeg(mode, quality, subsampling, rounding, separate_chroma, table_init, rate, beta)
-        self.net = build_segmenter(arch, num_classes, weights_path)
-        self._freeze_network_if_needed()
-        self._init_metrics()
+        super().__init__(**kwargs)
+        self._finish_init(build_segmenter(arch, num_classes, self.hparams.weights_path))
 
     def _make_task_metrics(self) -> MetricCollection:
         n, ign = self.hparams.num_classes, self.hparams.ignore_index
