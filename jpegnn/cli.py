@@ -37,8 +37,45 @@ from jpegnn.errors import JpegnnError, clear_last_error, last_error  # noqa: E40
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
 
 
+def _explicit_model_flags(argv: Sequence[str]) -> dict:
+    """``--model.init_args.K V`` / ``--model.K=V`` pairs of a command line as ``{K: value}``
+    (values read as YAML scalars, like the CLI does: ``true`` -> True, ``0.1`` -> 0.1)."""
+    import yaml
+
+    flags, tokens = {}, list(argv)
+    for i, tok in enumerate(tokens):
+        if not tok.startswith("--model.") or tok.startswith("--model.class_path"):
+            continue
+        key, sep, value = tok[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(tokens):
+                continue
+            value = tokens[i + 1]
+        key = key[len("model."):]
+        key = key[len("init_args."):] if key.startswith("init_args.") else key
+        if key and "." not in key:
+            flags[key] = yaml.safe_load(value)
+    return flags
+
+
 class JpegnnCLI(LightningCLI):
-    """LightningCLI with atomic checkpoint writes."""
+    """LightningCLI with atomic checkpoint writes, and explicit ``--model.*`` flags that win over
+    the hyperparameters Lightning reads back from ``--ckpt_path``."""
+
+    def __init__(self, *args, args_list: Sequence[str] = (), **kwargs) -> None:
+        self._argv = list(args_list)
+        super().__init__(*args, **kwargs)
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning >= 2.5 replaces the model arguments by the checkpoint's hyperparameters when
+        # ckpt_path is a file, so `jpegnn test --ckpt_path X --model.init_args.real_jpeg true`
+        # would silently test without real_jpeg. Re-apply the flags given on the command line.
+        super()._parse_ckpt_path()
+        sub = self.config.get("subcommand")
+        flags = _explicit_model_flags(self._argv)
+        if sub and flags and self.config[sub].get("ckpt_path"):
+            model = {"class_path": self.config[sub].model.class_path, "init_args": flags}
+            self.config = self.parser.parse_object({sub: {"model": model}}, self.config)
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -64,6 +101,7 @@ def run_lightning_cli(argv: Sequence[str]) -> JpegnnCLI:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "jpegnn"},
         args=list(argv),
+        args_list=list(argv),
     )
 
 

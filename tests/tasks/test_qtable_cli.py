@@ -98,6 +98,13 @@ def test_cli_checkpoint_exports(tiny_folder, tiny_ade, tmp_path, monkeypatch):
     out = tmp_path / "t.json"
     assert main(["export-qtables", "--ckpt", str(ckpt), "--out", str(out)]) == 0
     assert len(json.loads(out.read_text())["qtables"]) == 2
+    # Lightning reloads the checkpoint's hyperparameters for a file ckpt_path; an explicit flag
+    # (here real_jpeg, False at fit time) must still win
+    for old in tmp_path.rglob("qtable_results.json"):
+        old.unlink()
+    assert main(["test", *args, f"--ckpt_path={ckpt}", "--model.init_args.real_jpeg", "true"]) == 0
+    results = list(tmp_path.rglob("qtable_results.json"))
+    assert results and "test/bpp_real" in json.loads(results[0].read_text())["metrics"]
 
 
 def test_wrong_num_classes_is_one_clear_line(tiny_folder, tiny_ade, tmp_path, monkeypatch, capsys):
