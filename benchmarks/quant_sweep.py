@@ -27,10 +27,13 @@ augmentations and dropout masks. The training augmentations (random resized crop
 ``ClassificationDataModule``) are drawn once for all epochs and cached as 8-bit tensors, so no row
 pays for JPEG decoding and every row sees the same pixels.
 
-Example (2-core CPU shared with other jobs, ~30 min)::
+Examples (2-core CPU shared with other jobs: 23 and 11 min; results in docs/quantization.md)::
 
     nice -n 10 python benchmarks/quant_sweep.py --root ../shared/datasets/imagenette-224-subset \\
         --image-size 64 --epochs 10 --threads 1 --out benchmarks/results/quant_sweep
+    nice -n 10 python benchmarks/quant_sweep.py --root ../shared/datasets/imagenette-224-subset \\
+        --image-size 64 --epochs 10 --threads 1 --gradient e5m2 --float e4m3 e3m2 --no-eval-rows \\
+        --no-config-rows --out benchmarks/results/quant_sweep/grad_e5m2
 
 Writes (atomically, after every row, so an interrupted run leaves a labelled partial table)
 ``quant_sweep.csv`` (one row per run), ``quant_sweep.json`` (arguments, dataset, timings, rows) and
