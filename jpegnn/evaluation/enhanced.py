@@ -63,7 +63,7 @@ class EnhancedCodec:
         res = self.base.encode_decode(img, quality)
         res = res if isinstance(res, CodecResult) else CodecResult(*res)
         decoded = as_uint8_hwc(res.decoded)
-        x = torch.from_numpy(np.ascontiguousarray(decoded)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+        x = torch.from_numpy(np.array(decoded, copy=True)).permute(2, 0, 1).float().div(255).unsqueeze(0)
         from jpegnn.enhance.apply import enhance_rgb
 
         t0 = time.perf_counter()

@@ -128,6 +128,7 @@ class EnhancementModule(LightningModule):
             for stage in _STAGES for kind in _KINDS for space in _SPACES
         })
         self._test_rows: list[dict[str, Any]] = []
+        self._ckpt_global_step: Optional[int] = None  # training steps of weights loaded from a checkpoint
 
     # ------------------------------------------------------------------ data side
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
@@ -278,7 +279,9 @@ class EnhancementModule(LightningModule):
             "name": self.hparams.results_name or f"rdn-{self.hparams.mode}",
             "codec": self.degradation.describe() if self.degradation is not None else None,
             "images": len(rows),
-            "global_step": int(self.global_step),
+            # `jpegnn test --ckpt_path` does not restore the trainer's step: take the checkpoint's
+            "global_step": int(self.global_step) if self.global_step > 0 or self._ckpt_global_step is None
+            else self._ckpt_global_step,
             "network": self.describe_network(),
             "mean": mean,
             "note": "PSNR in dB (peak 1) per image on 8-bit images, averaged over images; "
@@ -287,6 +290,10 @@ class EnhancementModule(LightningModule):
         write_json_atomic(out_dir / "enhance_results.json", summary)
         write_csv_atomic(out_dir / "per_image.csv", rows, PER_IMAGE_FIELDS)
         log.info("wrote %s and %s", out_dir / "enhance_results.json", out_dir / "per_image.csv")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "global_step" in checkpoint:
+            self._ckpt_global_step = int(checkpoint["global_step"])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a string only: the codec object itself is not saved (weights_only checkpoints)

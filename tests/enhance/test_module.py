@@ -16,6 +16,7 @@ from jpegnn.utils.checkpoints import load_module
 from tests.helpers import loader
 
 TINY = dict(features=8, blocks=1, layers=2, growth=4)
+STEPS_TO_LEARN = 100
 
 
 def _trainer(root, steps=3):
@@ -58,6 +59,10 @@ def test_short_fit_validate_test(mode, patch, ctu, tmp_path):
     assert loaded.degradation is None and loaded.hparams.mode == mode
     x = torch.rand(1, 3, 40, 48)
     assert torch.equal(loaded(x), module.eval()(x))
+    # testing a loaded checkpoint records the steps its weights were trained for, not the new trainer's 0
+    loaded.degradation = JPEGDegradation(20)
+    _trainer(tmp_path / "retest").test(loaded, dataloaders=loader(1, (40, 48), batch_size=1, seed=2))
+    assert json.loads((tmp_path / "retest" / "enhance_results.json").read_text())["global_step"] == 3
 
 
 def test_missing_degradation_is_clear():
@@ -71,3 +76,22 @@ def test_ctu_mode_needs_large_enough_patches():
     batch = module.on_after_batch_transfer({"image": torch.rand(1, 3, 64, 64)}, 0)
     with pytest.raises(ConfigError, match="patch_size >= 132"):
         module.training_pair(batch)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("mode,patch,ctu", [("rgb", 32, 128), ("ctu", 36, 32)])
+def test_short_fit_learns_a_positive_gain(mode, patch, ctu, tmp_path):
+    """A tiny RDN trained for a few dozen steps on JPEG quality-10 pairs beats the decode on held-out images."""
+    torch.manual_seed(0)
+    module = EnhancementModule(mode=mode, ctu_size=ctu, degradation=JPEGDegradation(10),
+                               optimizer=lambda p: torch.optim.Adam(p, lr=2e-3), **TINY)
+    trainer = _trainer(tmp_path, steps=STEPS_TO_LEARN)
+    trainer.fit(module, train_dataloaders=loader(32, (patch, patch), batch_size=4))
+    module.eval()
+    x = next(iter(loader(4, (48, 64), batch_size=4, seed=7)))["image"]  # held-out images
+    x = (x * 255).round() / 255
+    dec = module.degradation(x).decoded
+    filt = module(dec)
+    mse_dec, mse_filt = torch.mean((dec - x) ** 2), torch.mean((filt - x) ** 2)
+    gain_db = float(10 * torch.log10(mse_dec / mse_filt))
+    assert gain_db > 0.05, f"{mode}: {gain_db:.3f} dB after {STEPS_TO_LEARN} steps"
