@@ -368,7 +368,9 @@ class DiffJPEG(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``decode(encode(x))``. With the float DCT and a quantizer whose gradient is the
         identity (eval mode, ``"ste"`` or ``"noise"``) this runs the fused per-component
-        round trip (:func:`roundtrip`): same values and gradients, faster backward."""
+        round trip (:func:`roundtrip`): same values and gradients, faster backward (with
+        ``"noise"`` and one shared chroma table the noise is drawn for Cb and Cr together, so
+        for a given seed the draws differ from ``decode(encode(x))``'s; same distribution)."""
         if self.dct == "float" and (not self.training or self.rounding in ("ste", "noise")):
             mode = "noise" if self.training and self.rounding == "noise" else "round"
             return roundtrip(x, self.steps().to(x.dtype), self.subsampling, mode, self.num_tables == 2)
