@@ -260,7 +260,7 @@ def _fmt(v: Any, digits: int = 2) -> str:
     if v is None:
         return "null"
     if isinstance(v, float):
-        return f"{v:+.{digits}f}" if digits < 0 else f"{v:.{digits}f}"
+        return f"{v:+.{-digits}f}" if digits < 0 else f"{v:.{digits}f}"
     return str(v)
 
 
