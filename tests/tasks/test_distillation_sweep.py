@@ -88,3 +88,9 @@ def test_kd_sweep_writes_one_row_per_width_and_resumes(tmp_path):
     assert len(stamps) == 6  # 2 teachers + 2 x (KD, no-KD)
     assert sweep.main(argv + ["--points-only"]) == 0
     assert {p: p.stat().st_mtime_ns for p in (work / "points").glob("*.json")} == stamps
+
+
+def test_signed_formatting_of_bd_psnr():
+    sweep = _sweep_module()
+    assert sweep._fmt(-1.934, -2) == "-1.93" and sweep._fmt(0.5, -2) == "+0.50"
+    assert sweep._fmt(234.4, 0) == "234" and sweep._fmt(None) == "null"
