@@ -113,9 +113,30 @@ def _positive_int(owner: str, arg: str, value: Any, allow_none: bool = False) ->
 
 
 class _LoaderMixin:
-    """DataLoader construction shared by the classification DataModules."""
+    """DataLoader construction shared by the classification and segmentation DataModules.
+
+    Subclasses set ``train_dataset``, ``val_dataset``, ``test_dataset`` (predict uses the test
+    split), ``batch_size`` (training) and ``val_batch_size`` (validation, test, predict).
+    """
 
     num_workers: int
+    batch_size: int
+    val_batch_size: int
+    train_dataset: Optional[Dataset]
+    val_dataset: Optional[Dataset]
+    test_dataset: Optional[Dataset]
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, "val", self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, "test", self.val_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, "predict", self.val_batch_size, shuffle=False)
 
     def _loader(self, dataset: Optional[Dataset], role: str, batch_size: int, shuffle: bool) -> DataLoader:
         if dataset is None:
@@ -244,18 +265,6 @@ class ClassificationDataModule(_LoaderMixin, LightningDataModule):
         if stage in (None, "test", "predict"):
             self.test_dataset = self._split(self.test_dir, self.eval_transform())
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, "val", self.val_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "test", self.val_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "predict", self.val_batch_size, shuffle=False)
-
 
 class FrequencyDataModule(_LoaderMixin, LightningDataModule):
     """The synthetic frequency set (:class:`FrequencyBlocks`): label = sort axis of the central 4x4 DCT.
@@ -310,15 +319,3 @@ class FrequencyDataModule(_LoaderMixin, LightningDataModule):
 
     def setup(self, stage: Optional[str] = None) -> None:
         """Nothing to list: the sets are generated in memory on first use."""
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, "val", self.val_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "test", self.val_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "predict", self.val_batch_size, shuffle=False)

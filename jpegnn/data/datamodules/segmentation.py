@@ -183,15 +183,3 @@ class ADE20KDataModule(_LoaderMixin, LightningDataModule):
             self.val_dataset = self._split("val", SegEvalTransform(self.eval_size))
         if stage in (None, "test", "predict"):
             self.test_dataset = self._split("test", SegEvalTransform(self.eval_size))
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, "train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, "val", self.val_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "test", self.val_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, "predict", self.val_batch_size, shuffle=False)
