@@ -57,20 +57,51 @@ def forward_dct(blocks: torch.Tensor) -> torch.Tensor:
     return blocks @ k.T
 
 
+def _scaled_dct(blocks: torch.Tensor, steps: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``(N, 64)`` sample blocks to ``y = (blocks @ K^T) / (8 Q)`` in one GEMM: ``1 / (8 Q)`` is
+    folded into the matrix except for the DC column, which stays the exact integer block sum and
+    is divided afterwards (a true division, so libjpeg's exact DC ties survive)."""
+    kq = k.T * (1.0 / (8.0 * steps))
+    kq[:, 0] = k[0]  # exact DC sum (row 0 of K is all ones)
+    y = torch.mm(blocks, kq)
+    y[:, 0].div_(8.0 * steps[0])
+    return y
+
+
+def _idct_clamp_to_plane(q: torch.Tensor, m: torch.Tensor, blocks_shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """``clamp(floor(q @ m + 0.5), -128, 127)`` for ``(N, 64)`` coefficient rows, the clamp writing
+    straight into the plane layout ``(B, C, 8 nby, 8 nbx)`` of ``blocks_shape = (B, C, nby, nbx)``.
+    Returns the plane and the unclamped integer GEMM output ``t`` (``(N, 64)``, for the backward)."""
+    B, C, nby, nbx = blocks_shape
+    half = torch.full((64,), 0.5, dtype=q.dtype, device=q.device)
+    t = torch.addmm(half, q, m).floor_()
+    out = q.new_empty(B, C, nby, 8, nbx, 8)
+    torch.clamp(t.view(B, C, nby, nbx, 8, 8).permute(0, 1, 2, 4, 3, 5), -128.0, 127.0, out=out)
+    return out.view(B, C, nby * 8, nbx * 8), t
+
+
+def _unclamped_grad_blocks(g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Gradient of a plane from :func:`_idct_clamp_to_plane` back to ``(N, 64)`` block rows, zero
+    where the clamp was active, in one fused pass (``hardtanh_backward`` on the saved integers
+    ``t``: ``t <= -128.5`` <=> clamped below, ``t >= 127.5`` <=> clamped above)."""
+    B, C, H, W = g.shape
+    nby, nbx = H // 8, W // 8
+    gi = t.new_empty(B, C, nby, nbx, 8, 8)
+    torch.ops.aten.hardtanh_backward.grad_input(
+        g.reshape(B, C, nby, 8, nbx, 8).permute(0, 1, 2, 4, 3, 5),
+        t.view(B, C, nby, nbx, 8, 8), -128.5, 127.5, grad_input=gi,
+    )
+    return gi.view(-1, 64)
+
+
 class _DCTScaled(torch.autograd.Function):
-    """``y = (blocks @ K^T) / (8 Q)`` in one GEMM: ``1 / (8 Q)`` is folded into the matrix except
-    for the DC column, which stays the exact integer block sum and is divided afterwards (a
-    true division, so libjpeg's exact DC ties survive)."""
+    """``y = (blocks @ K^T) / (8 Q)`` (:func:`_scaled_dct`) with gradients for blocks and steps."""
 
     @staticmethod
     def forward(ctx, blocks, steps):
         k = dct_matrix(blocks.device, blocks.dtype)
-        inv = 1.0 / (8.0 * steps)
-        kq = k.T * inv
-        kq[:, 0] = k[0]  # exact DC sum (row 0 of K is all ones)
         shape = blocks.shape
-        y = torch.mm(blocks.reshape(-1, 64), kq)
-        y[:, 0].div_(8.0 * steps[0])
+        y = _scaled_dct(blocks.reshape(-1, 64), steps, k)
         ctx.save_for_backward(y, steps)
         ctx.k = k
         return y.reshape(shape)
@@ -104,25 +135,14 @@ class _IDCTRoundPlane(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, m):
-        B, C, nby, nbx, _ = q.shape
-        half = torch.full((64,), 0.5, dtype=q.dtype, device=q.device)
-        t = torch.addmm(half, q.reshape(-1, 64), m).floor_()
-        out = q.new_empty(B, C, nby, 8, nbx, 8)
-        torch.clamp(t.view(B, C, nby, nbx, 8, 8).permute(0, 1, 2, 4, 3, 5), -128.0, 127.0, out=out)
+        out, t = _idct_clamp_to_plane(q.reshape(-1, 64), m, q.shape[:4])
         ctx.save_for_backward(q, m, t)
-        return out.view(B, C, nby * 8, nbx * 8)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         q, m, t = ctx.saved_tensors
-        B, C, nby, nbx, _ = q.shape
-        g6 = g.reshape(B, C, nby, 8, nbx, 8).permute(0, 1, 2, 4, 3, 5)
-        gi = t.new_empty(B, C, nby, nbx, 8, 8)
-        # integer t: t <= -128.5 <=> clamped below, t >= 127.5 <=> clamped above
-        torch.ops.aten.hardtanh_backward.grad_input(
-            g6, t.view(B, C, nby, nbx, 8, 8), -128.5, 127.5, grad_input=gi
-        )
-        gi = gi.view(-1, 64)
+        gi = _unclamped_grad_blocks(g, t)
         gq = torch.mm(gi, m.T).reshape(q.shape) if ctx.needs_input_grad[0] else None
         gm = torch.mm(q.reshape(-1, 64).T, gi) if ctx.needs_input_grad[1] else None
         return gq, gm
@@ -161,47 +181,34 @@ class _PlaneRoundTrip(torch.autograd.Function):
     def forward(ctx, plane, steps, mode):
         from jpegnn.jpeg.rounding import round_half_away
 
-        B, C, H, W = plane.shape
-        nby, nbx = H // 8, W // 8
+        blocks = blockify(plane)
         k = dct_matrix(plane.device, plane.dtype)
-        kq = k.T * (1.0 / (8.0 * steps))
-        kq[:, 0] = k[0]
-        blocks = plane.reshape(B, C, nby, 8, nbx, 8).permute(0, 1, 2, 4, 3, 5).reshape(-1, 64)
-        y = torch.mm(blocks, kq)
-        y[:, 0].div_(8.0 * steps[0])
+        y = _scaled_dct(blocks.reshape(-1, 64), steps, k)
         if mode == "round":
             q = torch.round(y)
             q[:, 0] = round_half_away(y[:, 0])
         else:
             q = y + (torch.rand_like(y) - 0.5)
         m = steps.reshape(64, 1) * (k * 0.125)
-        half = torch.full((64,), 0.5, dtype=plane.dtype, device=plane.device)
-        t = torch.addmm(half, q, m).floor_()
-        out = plane.new_empty(B, C, nby, 8, nbx, 8)
-        torch.clamp(t.view(B, C, nby, nbx, 8, 8).permute(0, 1, 2, 4, 3, 5), -128.0, 127.0, out=out)
+        out, t = _idct_clamp_to_plane(q, m, blocks.shape[:4])
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(q.sub_(y), t)  # q - y (q is not needed any more)
         else:
             ctx.save_for_backward(None, t)
         ctx.k = k
-        return out.view(B, C, H, W)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         r, t = ctx.saved_tensors
         B, C, H, W = g.shape
-        nby, nbx = H // 8, W // 8
-        gi = t.new_empty(B, C, nby, nbx, 8, 8)
-        torch.ops.aten.hardtanh_backward.grad_input(
-            g.reshape(B, C, nby, 8, nbx, 8).permute(0, 1, 2, 4, 3, 5),
-            t.view(B, C, nby, nbx, 8, 8), -128.5, 127.5, grad_input=gi,
-        )
+        gi = _unclamped_grad_blocks(g, t)
         gs = None
         if ctx.needs_input_grad[1]:
-            h = torch.mm(gi.view(-1, 64), ctx.k.T)
+            h = torch.mm(gi, ctx.k.T)
             gs = h.mul_(r).sum(0).mul_(0.125)
         # input gradient = masked g back in plane layout (one permuting copy)
-        gp = gi.permute(0, 1, 2, 4, 3, 5).reshape(B, C, H, W) if ctx.needs_input_grad[0] else None
+        gp = unblockify(gi.view(B, C, H // 8, W // 8, 64)) if ctx.needs_input_grad[0] else None
         return gp, gs, None
 
 
