@@ -84,3 +84,14 @@ class RankConsistency(Callback):
         record = {"rank": trainer.global_rank, "world_size": trainer.world_size,
                   "global_step": trainer.global_step, "param_sums": sums}
         Path(self.dir, f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` (not a package) as a module, for end-to-end script tests."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -55,3 +55,15 @@ def write_png16(path: Path, samples: np.ndarray) -> None:
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
     )
+
+
+def write_class_folder(
+    root: Path, classes: tuple[str, ...], per_split: dict[str, int], height: int, width: int, seed_step: int
+) -> Path:
+    """An image-folder classification set: ``root/<split>/<class>/<i>.png``, ``per_split[split]``
+    smooth RGB images per class, image ``i`` of class number ``c`` seeded ``seed_step * c + i``."""
+    for split, n in per_split.items():
+        for c, cls in enumerate(classes):
+            for i in range(n):
+                write_rgb_png(root / split / cls / f"{i}.png", height, width, seed=seed_step * c + i)
+    return root

@@ -14,7 +14,7 @@ from lightning.pytorch import Callback
 
 from jpegnn.cli import main
 from jpegnn.quant import parse_format
-from tests.data.imagegen import write_rgb_png
+from tests.data.imagegen import write_class_folder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,12 +37,8 @@ class LogitProbe(Callback):
 
 @pytest.fixture(scope="module")
 def two_class_folder(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("quant_folder")
-    for split, n in (("train", 4), ("val", 2)):
-        for c, cls in enumerate(("a", "b")):
-            for i in range(n):
-                write_rgb_png(root / split / cls / f"{i}.png", 36, 40, seed=10 * c + i)
-    return root
+    return write_class_folder(tmp_path_factory.mktemp("quant_folder"), ("a", "b"),
+                              {"train": 4, "val": 2}, 36, 40, seed_step=10)
 
 
 def test_quantized_qtable_classifier_fits_and_tests_from_the_cli(two_class_folder, tmp_path, monkeypatch):

@@ -4,32 +4,25 @@ measured once, tables and CSV/JSON are written, a rerun with the same arguments 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.data.imagegen import write_rgb_png
+from tests.data.imagegen import write_class_folder
+from tests.helpers import load_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_sweep():
-    spec = importlib.util.spec_from_file_location("quant_sweep", REPO / "benchmarks" / "quant_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("quant_sweep")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sweep_folder")
-    for split, n in (("train", 3), ("val", 2)):
-        for c, cls in enumerate(("cat", "dog")):
-            for i in range(n):
-                write_rgb_png(root / split / cls / f"{i}.png", 24, 28, seed=50 * c + i)
-    return root
+    return write_class_folder(tmp_path_factory.mktemp("sweep_folder"), ("cat", "dog"),
+                              {"train": 3, "val": 2}, 24, 28, seed_step=50)
 
 
 def test_quant_sweep_end_to_end(folder, tmp_path):

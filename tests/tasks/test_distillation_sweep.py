@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,16 +12,11 @@ import torch
 
 from jpegnn.tasks.lic import LICModule
 from tests.data.imagegen import write_rgb_png
-from tests.helpers import loader
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import load_benchmark, loader
 
 
 def _sweep_module():
-    spec = importlib.util.spec_from_file_location("kd_sweep", REPO / "benchmarks" / "kd_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("kd_sweep")
 
 
 class _Data(L.LightningDataModule):

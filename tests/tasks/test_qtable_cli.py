@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from jpegnn.cli import main
-from tests.data.imagegen import write_rgb_png
+from tests.data.imagegen import write_class_folder
 from tests.data.test_ade20k_data import write_ade
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,12 +23,8 @@ TASKS = {"classify": "QTableClassifier", "baseline_quality": "QTableClassifier",
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("imagefolder")
-    for split, n in (("train", 2), ("val", 1)):
-        for c, cls in enumerate(("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")):
-            for i in range(n):
-                write_rgb_png(root / split / cls / f"{i}.png", 40, 44, seed=100 * c + i)
-    return root
+    return write_class_folder(tmp_path_factory.mktemp("imagefolder"), tuple("abcdefghij"),
+                              {"train": 2, "val": 1}, 40, 44, seed_step=100)
 
 
 @pytest.fixture(scope="module")
