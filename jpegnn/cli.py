@@ -12,6 +12,7 @@ User errors (:class:`jpegnn.errors.JpegnnError`) are printed as one line,
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import warnings
@@ -37,25 +38,49 @@ from jpegnn.errors import JpegnnError, clear_last_error, last_error  # noqa: E40
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
 
 
-def _explicit_model_flags(argv: Sequence[str]) -> dict:
-    """``--model.init_args.K V`` / ``--model.K=V`` pairs of a command line as ``{K: value}``
-    (values read as YAML scalars, like the CLI does: ``true`` -> True, ``0.1`` -> 0.1)."""
-    import yaml
+def _explicit_model_keys(argv: Sequence[str]) -> list[str]:
+    """The model keys a command line sets explicitly, as dotted paths under ``init_args``.
 
-    flags, tokens = {}, list(argv)
-    for i, tok in enumerate(tokens):
+    ``--model.init_args.real_jpeg true`` -> ``"real_jpeg"``;
+    ``--model.init_args.optimizer.init_args.lr=0.01`` -> ``"optimizer.init_args.lr"``;
+    ``--model.N 64`` (jsonargparse's short form) -> ``"N"``. ``--model.class_path`` and a whole
+    ``--model CONFIG`` are not keys of this kind.
+    """
+    keys = []
+    for tok in argv:
         if not tok.startswith("--model.") or tok.startswith("--model.class_path"):
             continue
-        key, sep, value = tok[2:].partition("=")
-        if not sep:
-            if i + 1 >= len(tokens):
-                continue
-            value = tokens[i + 1]
-        key = key[len("model."):]
+        key = tok[len("--model."):].partition("=")[0]
         key = key[len("init_args."):] if key.startswith("init_args.") else key
-        if key and "." not in key:
-            flags[key] = yaml.safe_load(value)
-    return flags
+        key = ".".join(part for part in key.split(".") if part)
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _longest_known_prefix(namespace, key: str) -> Optional[str]:
+    """The longest dotted prefix of ``key`` that ``namespace`` holds (``kd_weights.latent`` ->
+    ``kd_weights`` when ``kd_weights`` is a plain dict), or None."""
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:n])
+        if prefix in namespace:
+            return prefix
+    return None
+
+
+def _get_in(tree: dict, path: list[str]):
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
+def _set_in(tree: dict, path: list[str], value) -> dict:
+    node = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+    return tree
 
 
 class JpegnnCLI(LightningCLI):
@@ -69,13 +94,30 @@ class JpegnnCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         # Lightning >= 2.5 replaces the model arguments by the checkpoint's hyperparameters when
         # ckpt_path is a file, so `jpegnn test --ckpt_path X --model.init_args.real_jpeg true`
-        # would silently test without real_jpeg. Re-apply the flags given on the command line.
-        super()._parse_ckpt_path()
+        # would silently test without real_jpeg. Keep what the command line set: for every
+        # explicit --model.* flag, its value as parsed before the reload (at the flag's key, or
+        # at the nearest enclosing key the parser knows: a class argument's whole class_path +
+        # init_args, or one entry of a plain-dict argument merged into the checkpoint's dict).
         sub = self.config.get("subcommand")
-        flags = _explicit_model_flags(self._argv)
-        if sub and flags and self.config[sub].get("ckpt_path"):
-            model = {"class_path": self.config[sub].model.class_path, "init_args": flags}
-            self.config = self.parser.parse_object({sub: {"model": model}}, self.config)
+        keys = _explicit_model_keys(self._argv) if sub and self.config[sub].get("ckpt_path") else []
+        before = copy.deepcopy(self.config[sub].model.get("init_args")) if keys else None
+        super()._parse_ckpt_path()
+        if not keys or before is None:
+            return
+        after = self.config[sub].model.get("init_args")
+        if after is None:
+            return
+        for key in keys:
+            prefix = _longest_known_prefix(before, key)
+            if prefix is None:
+                continue
+            value = copy.deepcopy(before[prefix])
+            rest = key[len(prefix) + 1:].split(".") if key != prefix else []
+            if rest and isinstance(value, dict) and isinstance(after.get(prefix), dict):
+                # a flag into a plain dict (--model.init_args.loss.satd8 0.5): the checkpoint's
+                # dict with that one entry from the command line
+                value = _set_in(copy.deepcopy(after[prefix]), rest, _get_in(value, rest))
+            after[prefix] = value
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)

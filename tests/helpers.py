@@ -95,3 +95,18 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def parsed_after_ckpt_reload(argv: list[str]):
+    """The LightningCLI as `jpegnn` builds it for ``argv``, stopped before running the subcommand."""
+    from lightning.pytorch import LightningDataModule, LightningModule
+
+    from jpegnn.cli import JpegnnCLI
+
+    class Parsed(JpegnnCLI):
+        def _run_subcommand(self, subcommand):
+            pass
+
+    return Parsed(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                  auto_configure_optimizers=False, save_config_callback=None, args=argv, args_list=argv)
+

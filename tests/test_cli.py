@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from jpegnn.cli import main
+from tests.helpers import parsed_after_ckpt_reload
 
 REPO = Path(__file__).resolve().parents[1]
 LIC_CONFIGS = sorted((REPO / "configs" / "lic").glob("*.yaml"))
@@ -94,3 +96,31 @@ def test_validate_and_predict_subcommands(tiny_vimeo, tiny_kodak, tmp_path, monk
     args += ["--data.init_args.val_fraction=0.34"]  # the tiny Vimeo has no test list: hold out one clip
     assert main(["validate", *args]) == 0
     assert main(["predict", *args]) == 0
+
+
+def test_explicit_model_flags_win_over_ckpt_hparams_nested_keys_included(tiny_kodak, tmp_path, monkeypatch):
+    """Lightning reloads the checkpoint's hyperparameters over the config; flags on the command
+    line (top-level or nested, e.g. the optimizer's lr) must still win, and nothing else changes."""
+    monkeypatch.chdir(tmp_path)
+    base = ["--config", str(REPO / "tests" / "conf" / "lic_tiny.yaml"),
+            *[f"--data.init_args.{role}.init_args.root={tiny_kodak}" for role in ("train", "val", "test")]]
+    fit = ["fit", *base, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={tmp_path}",
+           "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.callbacks.dirpath=ck",
+           "--model.init_args.clip_max_norm=2.0"]
+    assert main(fit) == 0
+    test = ["test", *base, "--ckpt_path", str(next((tmp_path / "ck").glob("*.ckpt")))]
+
+    model = parsed_after_ckpt_reload(test).model
+    assert model.hparams.clip_max_norm == 2.0  # the checkpoint's value, over the config's 1.0
+    assert model.optimizer_factory.keywords["lr"] == 1e-4
+
+    model = parsed_after_ckpt_reload([*test, "--model.init_args.optimizer.init_args.lr", "0.5",
+                                       "--model.init_args.num_log_images=0"]).model
+    assert model.optimizer_factory.keywords["lr"] == 0.5
+    assert model.hparams.num_log_images == 0 and model.hparams.clip_max_norm == 2.0
+
+    model = parsed_after_ckpt_reload([*test, "--model.clip_max_norm", "3.0",
+                                       "--model.init_args.optimizer", "torch.optim.SGD",
+                                       "--model.init_args.optimizer.lr=0.3"]).model
+    assert model.hparams.clip_max_norm == 3.0
+    assert model.optimizer_factory.args[-1] is torch.optim.SGD and model.optimizer_factory.keywords["lr"] == 0.3

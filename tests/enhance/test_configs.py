@@ -72,3 +72,22 @@ def test_bad_loss_name_is_one_clear_line(tiny_vimeo, tiny_kodak, tmp_path, monke
     assert main(["fit", *args, "--model.init_args.loss={psnr: 1.0}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("jpegnn: error: loss: unknown term(s) ['psnr']")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_loss_entry_flag_merges_into_the_checkpoints_loss(tiny_vimeo, tiny_kodak, tmp_path, monkeypatch):
+    """`loss` is a plain dict the checkpoint stores: with --ckpt_path it comes back from the
+    checkpoint, and a flag into one entry (--model.init_args.loss.satd8) changes only that entry."""
+    from tests.helpers import parsed_after_ckpt_reload
+
+    monkeypatch.chdir(tmp_path)
+    args = [a for a in _tiny_args(CONFIGS[0], tiny_vimeo, tiny_kodak, tmp_path) if "fast_dev_run" not in a]
+    fit = ["fit", *args, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--model.init_args.loss.l1=0.25",
+           "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", f"--trainer.callbacks.dirpath={tmp_path / 'ck'}"]
+    assert main(fit) == 0
+    test = ["test", *args, "--ckpt_path", str(next((tmp_path / "ck").glob("*.ckpt")))]
+    assert parsed_after_ckpt_reload(test).model.criterion.weights == {"mse": 1.0, "l1": 0.25}
+    model = parsed_after_ckpt_reload([*test, "--model.init_args.loss.satd8", "0.5"]).model
+    assert model.criterion.weights == {"mse": 1.0, "l1": 0.25, "satd8": 0.5}
+    model = parsed_after_ckpt_reload([*test, "--model.init_args.loss={dct_mse: 1.0}"]).model
+    assert model.criterion.weights == {"dct_mse": 1.0}
