@@ -58,6 +58,7 @@ from jpegnn.data import ImageFolder  # noqa: E402
 from jpegnn.profiling.energy import (  # noqa: E402
     EnergyMeter,
     EnergyUnavailable,
+    NvmlDevice,
     measure_idle_power,
     measure_repeated,
     open_nvml_device,
@@ -113,6 +114,17 @@ def load_model(args: argparse.Namespace, device: torch.device) -> tuple[torch.nn
     return model.to(device).eval(), info
 
 
+def open_energy_device(device: torch.device) -> tuple[Optional[NvmlDevice], Optional[str]]:
+    """NVML's view of ``device`` (energy counter or power sampling), or None and the reason why
+    energy cannot be measured (not a CUDA device, no pynvml, no driver, nothing reported)."""
+    if device.type != "cuda":
+        return None, f"no CUDA device (running on {device.type})"
+    try:
+        return open_nvml_device(device.index if device.index is not None else torch.cuda.current_device()), None
+    except EnergyUnavailable as exc:
+        return None, str(exc)
+
+
 def measure_image(fn, gpu, idle_w: Optional[float], min_seconds: float, device: torch.device) -> dict[str, Any]:
     """J/frame (net and gross) and ms/frame of one workload on one image."""
     sync = lambda: synchronize(device)  # noqa: E731
@@ -144,14 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 1
         device = torch.device("cpu")
 
-    gpu, reason = None, None
-    if device.type != "cuda":
-        reason = f"no CUDA device (running on {device.type})"
-    else:
-        try:
-            gpu = open_nvml_device(device.index if device.index is not None else torch.cuda.current_device())
-        except EnergyUnavailable as exc:
-            reason = str(exc)
+    gpu, reason = open_energy_device(device)
     if gpu is None:
         print(f"energy unavailable: {reason}", file=sys.stderr)
         if not args.allow_no_energy:

@@ -327,10 +327,13 @@ class EnergyMeter:
             return EnergyReading(0.0, 0.0, self.idle_w, self.mode)
         if self.mode == "counter":
             joules = counter_delta_mj(self._e0, self.device.energy_mj()) / 1000.0
+            seconds = self.clock() - self._t0
         else:
-            joules = self._sampler.stop()
-            self._sampler = None
-        seconds = self.clock() - self._t0
+            # the sampler's own window (first to last sample), so that idle power is subtracted
+            # over exactly the interval the samples integrate
+            sampler, self._sampler = self._sampler, None
+            joules = sampler.stop()
+            seconds = sampler.samples[-1][0] - sampler.samples[0][0]
         self._t0, self._e0 = None, None
         _check_plausible(joules, seconds, self.max_plausible_w)
         self.gross_j += joules
