@@ -25,7 +25,6 @@ Small CPU run on the shared Imagenette subset (10 classes, 600 train / 250 val i
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(_table(rows, jpeg_rows))
     print(f"\ncheckpoint: {ckpt.resolve()}\nresults:    {Path(cli.trainer.log_dir, 'results.json').resolve()}")
-    print(f"TensorBoard: .venv/bin/tensorboard --logdir runs/demo")
+    print("TensorBoard: .venv/bin/tensorboard --logdir runs/demo")
     return 0
 
 

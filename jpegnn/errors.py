@@ -9,6 +9,8 @@ whose message names the file or argument at fault. The CLI catches these and pri
 
 from __future__ import annotations
 
+import re
+
 
 _last_error: "JpegnnError | None" = None
 
@@ -54,3 +56,41 @@ class BitstreamError(JpegnnError):
 
 class TrainingError(JpegnnError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+def one_line_error(exc: BaseException, limit: int = 300) -> str:
+    """``exc`` as one short line: ``Type: first line``; a ``load_state_dict`` error is summarized.
+
+    PyTorch's messages span many lines (the weights-only unpickler's advice, every missing key);
+    the CLI prints user errors on one line, so only what identifies the problem is kept:
+    for a state-dict mismatch the counts of missing/unexpected/mis-sized keys and the first of each.
+    """
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].startswith("Error(s) in loading state_dict"):
+        parts = []
+        body = " ".join(lines[1:])
+        for label, pattern in (("missing", r"Missing key\(s\) in state_dict: (.*?)(?:\.\s*(?:Unexpected|size mismatch)|\.?$)"),
+                               ("unexpected", r"Unexpected key\(s\) in state_dict: (.*?)(?:\.\s*size mismatch|\.?$)")):
+            m = re.search(pattern, body)
+            if m:
+                keys = re.findall(r'"([^"]+)"', m.group(1))
+                if keys:
+                    parts.append(f"{len(keys)} {label} key(s), e.g. {keys[0]}")
+        sizes = re.findall(r"size mismatch for ([^:]+): copying a param with shape (torch.Size\(\[[^]]*\]\)) from "
+                           r"checkpoint, the shape in current model is (torch.Size\(\[[^]]*\]\))", body)
+        if sizes:
+            name, got, want = sizes[0]
+            parts.append(f"{len(sizes)} size mismatch(es), e.g. {name}: {got} in the file vs {want} in the model")
+        summary = "; ".join(parts) or lines[0]
+        return summary[:limit]
+    first = lines[0]
+    if first.startswith("Weights only load failed"):
+        detail = next((ln for ln in lines[1:] if ln.startswith(("Unsupported", "WeightsUnpickler"))), "")
+        first = "not a weights-only loadable PyTorch file" + (f" ({detail})" if detail else "")
+    if len(first) > 120 and ". " in first:
+        first = first.split(". ")[0]  # torch's first sentence names the fault; the rest is advice
+    out = f"{type(exc).__name__}: {first}"
+    return out if len(out) <= limit else out[: limit - 3] + "..."

@@ -29,7 +29,6 @@ the checkpoint, exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -66,15 +65,10 @@ def read_checkpoint_tables(ckpt: str | Path) -> dict[str, Any]:
         CheckpointError: The file is missing, not a torch checkpoint, or holds no JPEG tables
             (for example a checkpoint of an ``uncompressed`` run or of another task).
     """
-    import torch
+    from jpegnn.utils.checkpoints import read_torch_file
 
     path = Path(ckpt)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+    obj = read_torch_file(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (a dict)")
     info = obj.get("jpeg_qtables")

@@ -128,11 +128,10 @@ def load_checkpoint_weights(module: Any, path: str | Path) -> None:
     """
     import torch
 
+    from jpegnn.utils.checkpoints import read_torch_file
+
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    ckpt = read_torch_file(path)
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         hook = getattr(module, "on_load_checkpoint", None)
         if callable(hook):

@@ -33,7 +33,6 @@ from jpegnn.jpeg.huffman import (
     STD_AC_LUMA,
     STD_DC_CHROMA,
     STD_DC_LUMA,
-    HuffmanTable,
     code_table,
     optimal_table,
 )

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from jpegnn.errors import ConfigError
-from jpegnn.jpeg.rounding import ste_floor
 
 # name -> (horizontal, vertical) luma sampling factors relative to chroma
 SUBSAMPLING = {"4:4:4": (1, 1), "4:2:2": (2, 1), "4:2:0": (2, 2)}

@@ -144,13 +144,10 @@ def load_local_weights(
     Raises:
         CheckpointError: Missing/unreadable file, not a state dict, or keys/shapes that do not match.
     """
+    from jpegnn.utils.checkpoints import read_torch_file
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"weights file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CheckpointError(f"cannot read weights file {path}: {e}") from e
+    obj = read_torch_file(path, what="weights file")
     state = _clean_state_dict(obj, path)
     if drop_prefixes:
         state = {k: v for k, v in state.items() if not k.startswith(drop_prefixes)}

@@ -25,7 +25,7 @@ left swapped by a forward that raised) with :meth:`~QuantizationHandle.remove`, 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Union
 
 import torch
 from torch import Tensor, nn

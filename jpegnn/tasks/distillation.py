@@ -56,7 +56,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from jpegnn.coding.padding import crop_to, pad_to_multiple
-from jpegnn.errors import CheckpointError, ConfigError
+from jpegnn.errors import CheckpointError, ConfigError, one_line_error
 from jpegnn.losses.distillation import KDWeights, distillation_objective, latent_distillation, mse_distillation, parse_kd_weights
 from jpegnn.models.autoencoder import ConvAutoencoder
 from jpegnn.models.lic.registry import ARCHITECTURES
@@ -118,18 +118,10 @@ class TeacherNetwork:
 
 def _read_checkpoint(path: str | os.PathLike, arg_name: str) -> dict[str, Any]:
     """A Lightning checkpoint as a dict (``weights_only``), or a CheckpointError naming ``arg_name``."""
-    import pickle
-    import zipfile
+    from jpegnn.utils.checkpoints import read_torch_file
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{arg_name}: checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        from jpegnn.models.lic.zoo import one_line_error
-
-        raise CheckpointError(f"{arg_name}: {path} is not a readable PyTorch checkpoint ({one_line_error(exc)})") from None
+    ckpt = read_torch_file(path, arg_name=arg_name)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise CheckpointError(f"{arg_name}: {path} is not a Lightning checkpoint written by jpegnn (no state_dict)")
     return ckpt
@@ -144,8 +136,6 @@ def _load_network(network: nn.Module, state: dict[str, Tensor], path: Path, arg_
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        from jpegnn.models.lic.zoo import one_line_error
-
         raise CheckpointError(f"{arg_name}: {path} does not fit its own hyperparameters ({one_line_error(exc)})") from None
     return network
 
@@ -231,8 +221,6 @@ def student_from_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any])
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        from jpegnn.models.lic.zoo import one_line_error
-
         raise CheckpointError(f"{path}: the student weights do not fit its LICModule arguments ({one_line_error(exc)})") from None
     return module
 

@@ -17,25 +17,52 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Optional, TypeVar
 
 import torch
 from lightning.pytorch import LightningModule
 
-from jpegnn.errors import CheckpointError
+from jpegnn.errors import CheckpointError, one_line_error
 
 M = TypeVar("M", bound=LightningModule)
+
+
+#: what a corrupt, truncated or foreign torch file raises from ``torch.load(weights_only=True)``
+_UNREADABLE = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError)
+
+
+def read_torch_file(
+    path: str | os.PathLike, what: str = "checkpoint", arg_name: Optional[str] = None, mmap: bool = False
+) -> Any:
+    """The object a torch file holds, loaded with ``weights_only=True`` on the CPU.
+
+    Every reader of checkpoints and state dicts goes through here, so a missing file, a file that
+    is not a torch file, a truncated one, or one that pickles code gets the same one-line
+    :class:`~jpegnn.errors.CheckpointError`: ``[ARG: ]WHAT not found: PATH`` or
+    ``[ARG: ]PATH is not a readable PyTorch WHAT (reason)``.
+
+    Args:
+        path: The file.
+        what: What the caller expects, for the message (``checkpoint``, ``state-dict file``, ...).
+        arg_name: The argument or flag that named the file (``teacher_ckpt``, ``--ckpt``), if any.
+        mmap: Map the file instead of reading it (only the header is touched until tensors are used).
+    """
+    path = Path(path)
+    where = f"{arg_name}: " if arg_name else ""
+    if path.is_dir():
+        raise CheckpointError(f"{where}{path} is a folder, not a {what}")
+    if not path.is_file():
+        raise CheckpointError(f"{where}{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except _UNREADABLE as exc:
+        raise CheckpointError(f"{where}{path} is not a readable PyTorch {what} ({one_line_error(exc)})") from None
 
 
 def load_module(path: str | os.PathLike, cls: type[M], map_location: str = "cpu") -> M:
     """Load a ``cls`` LightningModule from a checkpoint written by ``jpegnn fit``."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        header = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    header = read_torch_file(path, mmap=True)
     if not isinstance(header, dict) or "state_dict" not in header or "hyper_parameters" not in header:
         raise CheckpointError(f"{path} is not a Lightning checkpoint written by jpegnn (no state_dict/hyper_parameters)")
     student = _student_of_distillation(path, header, cls)
@@ -44,7 +71,7 @@ def load_module(path: str | os.PathLike, cls: type[M], map_location: str = "cpu"
     try:
         module = cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)
     except (TypeError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} does not hold a {cls.__name__} ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path} does not hold a {cls.__name__} ({one_line_error(exc)})") from None
     return module.eval()
 
 

@@ -6,7 +6,6 @@ import io
 import json
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
 from PIL import Image

@@ -27,7 +27,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from jpegnn.data.datamodules.classification import ItemTransformDataset, Quantize8Bit, _LoaderMixin, _positive_int
 from jpegnn.data.datasets.ade20k import ADE20K, ADE20K_NUM_CLASSES, IGNORE_INDEX

@@ -37,7 +37,7 @@ step too many: its sum ends at ``(il + (n-2) g) g``, whose closed form has ``(n-
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F_

@@ -27,16 +27,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from jpegnn.errors import CheckpointError, ConfigError
+from jpegnn.errors import CheckpointError, ConfigError, one_line_error
 
 log = logging.getLogger(__name__)
 
@@ -52,49 +50,12 @@ __all__ = [
     "resolve_zoo_weights",
     "load_zoo_model",
     "zoo_lambda",
-    "one_line_error",
 ]
 
 #: metrics of the zoo's pretrained weights
 ZOO_METRICS = ("mse", "ms-ssim")
 #: ``<stem>-<hex hash>.<ext>``: the naming of CompressAI's ``update_model`` and torch.hub
 _HASHED_NAME = re.compile(r"^(?P<stem>.+)-(?P<hash>[0-9a-f]{8,64})\.(?P<ext>pth\.tar|pth|pt|tar)$")
-
-
-def one_line_error(exc: BaseException, limit: int = 300) -> str:
-    """``exc`` as one short line: ``Type: first line``; a ``load_state_dict`` error is summarized.
-
-    PyTorch's messages span many lines (the weights-only unpickler's advice, every missing key);
-    the CLI prints user errors on one line, so only what identifies the problem is kept:
-    for a state-dict mismatch the counts of missing/unexpected/mis-sized keys and the first of each.
-    """
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        return type(exc).__name__
-    if lines[0].startswith("Error(s) in loading state_dict"):
-        parts = []
-        body = " ".join(lines[1:])
-        for label, pattern in (("missing", r"Missing key\(s\) in state_dict: (.*?)(?:\.\s*(?:Unexpected|size mismatch)|\.?$)"),
-                               ("unexpected", r"Unexpected key\(s\) in state_dict: (.*?)(?:\.\s*size mismatch|\.?$)")):
-            m = re.search(pattern, body)
-            if m:
-                keys = re.findall(r'"([^"]+)"', m.group(1))
-                if keys:
-                    parts.append(f"{len(keys)} {label} key(s), e.g. {keys[0]}")
-        sizes = re.findall(r"size mismatch for ([^:]+): copying a param with shape (torch.Size\(\[[^]]*\]\)) from "
-                           r"checkpoint, the shape in current model is (torch.Size\(\[[^]]*\]\))", body)
-        if sizes:
-            name, got, want = sizes[0]
-            parts.append(f"{len(sizes)} size mismatch(es), e.g. {name}: {got} in the file vs {want} in the model")
-        summary = "; ".join(parts) or lines[0]
-        return summary[:limit]
-    first = lines[0]
-    if first.startswith("Weights only load failed"):
-        detail = next((ln for ln in lines[1:] if ln.startswith(("Unsupported", "WeightsUnpickler"))), "")
-        first = "not a weights-only loadable PyTorch file" + (f" ({detail})" if detail else "")
-    out = f"{type(exc).__name__}: {first}"
-    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def _zoo():
@@ -207,13 +168,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     """
     from compressai.zoo import load_state_dict as rename_zoo_keys
 
+    from jpegnn.utils.checkpoints import read_torch_file
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"state-dict file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch state-dict file ({one_line_error(exc)})") from None
+    obj = read_torch_file(path, what="state-dict file")
     if isinstance(obj, dict):
         for key in ("state_dict", "network", "model_state_dict"):
             if isinstance(obj.get(key), dict):
