@@ -34,8 +34,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO  # noqa: E402
 import jpegnn.data  # noqa: F401,E402  (registers DataModule/dataset class names for short class_path)
 import jpegnn.tasks  # noqa: F401,E402  (registers LightningModule class names for short class_path)
 from jpegnn.commands import COMMANDS, available_commands, run_command  # noqa: E402
-from jpegnn.errors import JpegnnError, clear_last_error, last_error  # noqa: E402
+from jpegnn.errors import CheckpointError, JpegnnError, clear_last_error, last_error, one_line_error  # noqa: E402
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
+from jpegnn.utils.checkpoints import read_torch_file  # noqa: E402
 
 
 def _explicit_model_keys(argv: Sequence[str]) -> list[str]:
@@ -69,6 +70,18 @@ def _longest_known_prefix(namespace, key: str) -> Optional[str]:
     return None
 
 
+#: --ckpt_path values Lightning resolves itself (not files)
+_CKPT_KEYWORDS = frozenset({"last", "best", "hpc", "registry"})
+
+
+def _is_local_path(ckpt_path: Optional[str]) -> bool:
+    """True for a --ckpt_path that names a local file (not "last"/"best"/..., not a URL)."""
+    if not ckpt_path:
+        return False
+    text = str(ckpt_path)
+    return text not in _CKPT_KEYWORDS and not text.startswith("registry:") and "://" not in text
+
+
 def _get_in(tree: dict, path: list[str]):
     for part in path:
         tree = tree[part]
@@ -99,7 +112,11 @@ class JpegnnCLI(LightningCLI):
         # at the nearest enclosing key the parser knows: a class argument's whole class_path +
         # init_args, or one entry of a plain-dict argument merged into the checkpoint's dict).
         sub = self.config.get("subcommand")
-        keys = _explicit_model_keys(self._argv) if sub and self.config[sub].get("ckpt_path") else []
+        ckpt_path = self.config[sub].get("ckpt_path") if sub else None
+        if _is_local_path(ckpt_path):
+            # a missing, truncated or foreign file: one line naming it, not Lightning's traceback
+            read_torch_file(ckpt_path, arg_name="--ckpt_path", mmap=True)
+        keys = _explicit_model_keys(self._argv) if ckpt_path else []
         before = copy.deepcopy(self.config[sub].model.get("init_args")) if keys else None
         super()._parse_ckpt_path()
         if not keys or before is None:
@@ -118,6 +135,19 @@ class JpegnnCLI(LightningCLI):
                 # dict with that one entry from the command line
                 value = _set_in(copy.deepcopy(after[prefix]), rest, _get_in(value, rest))
             after[prefix] = value
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except RuntimeError as exc:
+            # Lightning restores --ckpt_path with a strict load_state_dict deep inside the Trainer;
+            # weights of another width or architecture are a user error about that file
+            ckpt_path = self.config[subcommand].get("ckpt_path")
+            if ckpt_path and str(exc).startswith("Error(s) in loading state_dict"):
+                raise CheckpointError(
+                    f"--ckpt_path: {ckpt_path} does not fit the configured model ({one_line_error(exc)})"
+                ) from None
+            raise
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)

@@ -98,17 +98,27 @@ def test_validate_and_predict_subcommands(tiny_vimeo, tiny_kodak, tmp_path, monk
     assert main(["predict", *args]) == 0
 
 
-def test_explicit_model_flags_win_over_ckpt_hparams_nested_keys_included(tiny_kodak, tmp_path, monkeypatch):
+def _lic_tiny_base(images: Path) -> list[str]:
+    return ["--config", str(REPO / "tests" / "conf" / "lic_tiny.yaml"),
+            *[f"--data.init_args.{role}.init_args.root={images}" for role in ("train", "val", "test")]]
+
+
+@pytest.fixture(scope="module")
+def lic_tiny_ckpt(tiny_kodak, tmp_path_factory) -> Path:
+    """A one-step `jpegnn fit` checkpoint of tests/conf/lic_tiny.yaml (N=8, M=12), clip_max_norm 2.0."""
+    out = tmp_path_factory.mktemp("lic_tiny_ckpt")
+    fit = ["fit", *_lic_tiny_base(tiny_kodak), "--trainer.max_steps=1", "--trainer.limit_val_batches=0",
+           f"--trainer.default_root_dir={out}", "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+           f"--trainer.callbacks.dirpath={out / 'ck'}", "--model.init_args.clip_max_norm=2.0"]
+    assert main(fit) == 0
+    return next((out / "ck").glob("*.ckpt"))
+
+
+def test_explicit_model_flags_win_over_ckpt_hparams_nested_keys_included(lic_tiny_ckpt, tiny_kodak, tmp_path, monkeypatch):
     """Lightning reloads the checkpoint's hyperparameters over the config; flags on the command
     line (top-level or nested, e.g. the optimizer's lr) must still win, and nothing else changes."""
     monkeypatch.chdir(tmp_path)
-    base = ["--config", str(REPO / "tests" / "conf" / "lic_tiny.yaml"),
-            *[f"--data.init_args.{role}.init_args.root={tiny_kodak}" for role in ("train", "val", "test")]]
-    fit = ["fit", *base, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={tmp_path}",
-           "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.callbacks.dirpath=ck",
-           "--model.init_args.clip_max_norm=2.0"]
-    assert main(fit) == 0
-    test = ["test", *base, "--ckpt_path", str(next((tmp_path / "ck").glob("*.ckpt")))]
+    test = ["test", *_lic_tiny_base(tiny_kodak), "--ckpt_path", str(lic_tiny_ckpt)]
 
     model = parsed_after_ckpt_reload(test).model
     assert model.hparams.clip_max_norm == 2.0  # the checkpoint's value, over the config's 1.0
@@ -124,3 +134,25 @@ def test_explicit_model_flags_win_over_ckpt_hparams_nested_keys_included(tiny_ko
                                        "--model.init_args.optimizer.lr=0.3"]).model
     assert model.hparams.clip_max_norm == 3.0
     assert model.optimizer_factory.args[-1] is torch.optim.SGD and model.optimizer_factory.keywords["lr"] == 0.3
+
+
+def test_bad_ckpt_path_is_one_clear_line(lic_tiny_ckpt, tiny_kodak, tmp_path, monkeypatch, capsys):
+    """A missing, foreign or truncated --ckpt_path, or weights of another width, end in one line
+    naming --ckpt_path and the file (exit 2), never in Lightning's or torch's traceback."""
+    monkeypatch.chdir(tmp_path)
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint")
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(lic_tiny_ckpt.read_bytes()[:4000])
+    cases = [
+        (tmp_path / "none.ckpt", [], "checkpoint not found"),
+        (text, [], "is not a readable PyTorch checkpoint"),
+        (truncated, [], "is not a readable PyTorch checkpoint"),
+        (lic_tiny_ckpt, ["--model.init_args.N=16"], "does not fit the configured model (52 size mismatch(es)"),
+    ]
+    for path, extra, message in cases:
+        for sub in ("test", "fit"):
+            args = [sub, *_lic_tiny_base(tiny_kodak), f"--trainer.default_root_dir={tmp_path}", "--ckpt_path", str(path), *extra]
+            assert main(args) == 2, (sub, path)
+            err = capsys.readouterr().err.strip().splitlines()
+            assert err[-1].startswith("jpegnn: error: --ckpt_path: ") and str(path) in err[-1] and message in err[-1], err[-1]

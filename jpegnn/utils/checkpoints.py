@@ -45,7 +45,7 @@ def read_torch_file(
         path: The file.
         what: What the caller expects, for the message (``checkpoint``, ``state-dict file``, ...).
         arg_name: The argument or flag that named the file (``teacher_ckpt``, ``--ckpt``), if any.
-        mmap: Map the file instead of reading it (only the header is touched until tensors are used).
+        mmap: Map a zip-format file instead of reading it (tensors are read when used).
     """
     path = Path(path)
     where = f"{arg_name}: " if arg_name else ""
@@ -53,6 +53,9 @@ def read_torch_file(
         raise CheckpointError(f"{where}{path} is a folder, not a {what}")
     if not path.is_file():
         raise CheckpointError(f"{where}{what} not found: {path}")
+    # torch maps only its zip format; a legacy (or foreign) file is read whole, so that its error
+    # is about its contents, not about mmap
+    mmap = mmap and zipfile.is_zipfile(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except _UNREADABLE as exc:
