@@ -156,3 +156,21 @@ def test_bad_ckpt_path_is_one_clear_line(lic_tiny_ckpt, tiny_kodak, tmp_path, mo
             assert main(args) == 2, (sub, path)
             err = capsys.readouterr().err.strip().splitlines()
             assert err[-1].startswith("jpegnn: error: --ckpt_path: ") and str(path) in err[-1] and message in err[-1], err[-1]
+
+
+def test_unreadable_image_in_a_dataloader_worker_is_one_line(tiny_kodak, tmp_path, monkeypatch, capsys):
+    """torch re-raises a worker's DataError with the worker's traceback in its message; the CLI
+    prints the worker's own one-line message."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    images = tmp_path / "images"
+    images.mkdir()
+    good = sorted(tiny_kodak.glob("*.png"))[0]
+    shutil.copy(good, images / "a.png")
+    (images / "b.png").write_bytes(good.read_bytes()[:200])  # truncated
+    args = ["fit", *_lic_tiny_base(images), "--trainer.max_steps=2", "--trainer.limit_val_batches=0",
+            f"--trainer.default_root_dir={tmp_path}", "--data.init_args.num_workers=1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"jpegnn: error: cannot read image {images / 'b.png'}: image file is truncated", err[-1]
