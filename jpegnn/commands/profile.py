@@ -37,7 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
-from jpegnn.errors import CheckpointError, ConfigError
+from jpegnn.errors import CheckpointError, ConfigError, one_line_error
 
 __all__ = ["main", "build_parser", "load_checkpoint_weights", "REQUIRED_JSON_KEYS"]
 
@@ -97,7 +97,7 @@ def _check_args(args: argparse.Namespace) -> None:
             raise ConfigError(f"config file not found: {cfg}")
     for ckpt in args.ckpt:
         if not Path(ckpt).is_file():
-            raise CheckpointError(f"checkpoint not found: {ckpt}")
+            raise CheckpointError(f"--ckpt: checkpoint not found: {ckpt}")
     if args.ckpt and len(args.ckpt) not in (1, len(args.config)):
         raise ConfigError(f"--ckpt: give one checkpoint or one per --config ({len(args.config)}), got {len(args.ckpt)}")
     if args.ckpt and args.widths and len(args.widths) > 1:
@@ -131,7 +131,7 @@ def load_checkpoint_weights(module: Any, path: str | Path) -> None:
     from jpegnn.utils.checkpoints import read_torch_file
 
     path = Path(path)
-    ckpt = read_torch_file(path)
+    ckpt = read_torch_file(path, arg_name="--ckpt")
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         hook = getattr(module, "on_load_checkpoint", None)
         if callable(hook):
@@ -140,7 +140,7 @@ def load_checkpoint_weights(module: Any, path: str | Path) -> None:
     elif isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         targets, state = [module, getattr(module, "model", None)], ckpt  # plain state dict (CompressAI)
     else:
-        raise CheckpointError(f"{path} holds no state_dict")
+        raise CheckpointError(f"--ckpt: {path} holds no state_dict")
     errors = []
     for target in targets:
         if target is None:
@@ -149,8 +149,8 @@ def load_checkpoint_weights(module: Any, path: str | Path) -> None:
             target.load_state_dict(state, strict=True)
             return
         except RuntimeError as exc:
-            errors.append(str(exc).strip().splitlines()[0])
-    raise CheckpointError(f"{path} does not fit the configured model: {errors[-1]}")
+            errors.append(one_line_error(exc))
+    raise CheckpointError(f"--ckpt: {path} does not fit the configured model ({errors[0]})")
 
 
 def _load_image(path: str, size: tuple[int, int]):

@@ -51,7 +51,7 @@ def test_hyperprior_config_has_5_08_million_parameters(capsys):
     assert row.split()[:2] == ["bmshj2018-hyperprior", "5.08"]
 
 
-def test_checkpoint_weights_are_loaded(tmp_path):
+def test_checkpoint_weights_are_loaded(tmp_path, capsys):
     from jpegnn.tasks.lic import LICModule
     from tests.callbacks.test_profiling_callbacks import TinyData
 
@@ -66,6 +66,10 @@ def test_checkpoint_weights_are_loaded(tmp_path):
     assert main(["profile", "--config", TINY, "--ckpt", str(ckpt), *FAST, "--no-energy", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["model"] == "lic_tiny [tiny.ckpt]" and doc["params"] == 21_563
+    # the same weights under a wider config: one line naming --ckpt, the file and the first mismatch
+    assert main(["profile", "--config", TINY, "--widths", "16", "--ckpt", str(ckpt), *FAST, "--no-energy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"jpegnn: error: --ckpt: {ckpt} does not fit the configured model (") and "size mismatch" in err, err
 
 
 @pytest.mark.parametrize(
