@@ -13,6 +13,7 @@ User errors (:class:`jpegnn.errors.JpegnnError`) are printed as one line,
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import sys
 import warnings
@@ -26,6 +27,11 @@ warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual opt
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 # CompressAI 1.2.8 scripts a helper with torch.jit.script at import time.
 warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
+
+# Lightning 2.6 advertises its cloud products ("💡 Tip: ... litlogger / litmodels") on every run.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+    lambda record: not str(record.msg).startswith("💡 Tip:")
+)
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer  # noqa: E402
 from lightning.pytorch.cli import LightningCLI  # noqa: E402
@@ -164,6 +170,10 @@ def _print_extra_commands() -> None:
 
 def run_lightning_cli(argv: Sequence[str]) -> JpegnnCLI:
     """Run the LightningCLI on ``argv`` (fit/validate/test/predict) and return it."""
+    argv = list(argv)
+    # argv that is the process's own command line goes to Lightning as args=None: given both,
+    # LightningCLI warns on every run that args and sys.argv are mixed
+    own_command_line = argv == sys.argv[1:]
     return JpegnnCLI(
         LightningModule,
         LightningDataModule,
@@ -172,8 +182,8 @@ def run_lightning_cli(argv: Sequence[str]) -> JpegnnCLI:
         auto_configure_optimizers=False,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "jpegnn"},
-        args=list(argv),
-        args_list=list(argv),
+        args=None if own_command_line else argv,
+        args_list=argv,
     )
 
 

@@ -54,6 +54,10 @@ def test_two_process_cpu_ddp_fit(folders, tmp_path):
     ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the console entry point gives Lightning no args (no "args and sys.argv mixed" warning), and
+    # Lightning's product adverts are filtered out
+    assert "args parameter is intended" not in proc.stderr
+    assert "💡 Tip" not in proc.stdout + proc.stderr
     records = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in records] == [2, 2]
     # global_step counts batches (8 images / 2 ranks / batch 2 = 2 per epoch; max_steps=3)
