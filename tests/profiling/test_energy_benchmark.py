@@ -61,3 +61,25 @@ def test_energy_path_on_a_fake_gpu(bench, tiny_kodak, tmp_path, monkeypatch, cou
                 assert image["net_j"] == pytest.approx(0.0, abs=1e-6)
         stats = doc[workload]["j_per_frame"]
         assert stats["n"] == 2 and stats["mean"] == pytest.approx(sum(doc[workload]["j_per_frame_runs"]) / 2)
+
+
+@pytest.mark.slow
+def test_gpu_energy_run_script_dry_run(tiny_kodak, tmp_path):
+    """benchmarks/gpu_energy_run.sh (the one-call device check) in its CPU dry-run mode: every
+    step runs and leaves its file, so a lent GPU's minutes are not spent on a broken script."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "DRY": "1", "KODAK": str(tiny_kodak), "OUT": str(tmp_path / "out"), "OMP_NUM_THREADS": "1",
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    proc = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_energy_run.sh")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = {"energy_kodak_hyperprior.json", "profile_hyperprior_gpu.json", "callbacks_energy_fit.json",
+             "callbacks_energy_test.json", "gpu_energy_run.log"}
+    assert names <= {p.name for p in (tmp_path / "out").iterdir()}
+    assert json.loads((tmp_path / "out" / "callbacks_energy_test.json").read_text())["available"] is False
