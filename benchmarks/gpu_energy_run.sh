@@ -11,6 +11,13 @@
 #   KODAK=<kodak dir> OUT=<results dir> bash benchmarks/gpu_energy_run.sh
 #   DRY=1 KODAK=... OUT=... bash benchmarks/gpu_energy_run.sh   # CPU dry run of the plumbing
 #
+# On the device tool, one call (../shared does not travel, so Kodak is copied into the ignored .gpu/):
+#   here:    bash benchmarks/gpu_wheels.sh && mkdir -p .gpu && cp -r ../shared/datasets/kodak .gpu/
+#   device:  carry [".whl", ".gpu"], timeout_s 600, command
+#            python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade
+#              --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+#              && KODAK=.gpu/kodak OUT=$OUT bash benchmarks/gpu_energy_run.sh
+#
 # About 4-5 minutes on one H100/H200 (24 images x 2 workloads x 0.5 s x 5 runs of energy_gpu.py,
 # the rANS encode of each image first, then profile and a 30-step fit). Run it on an otherwise
 # idle GPU: NVML's counter sees every process on the device.
