@@ -119,3 +119,25 @@ def test_killed_run_resumes_from_last_ckpt(folders, tmp_path):
     assert state["scheduler_last_epoch"] == [saved["lr_schedulers"][0]["last_epoch"]]
     final = torch.load(last, map_location="cpu", weights_only=True)
     assert final["global_step"] == 6
+
+
+def test_two_process_cpu_ddp_test_reports_every_image_once(folders, tmp_path):
+    """`jpegnn test` on 2 ranks: each rank codes its shard (DistributedSampler pads 3 images to 4
+    by repeating one); results.json and per_image.csv hold each image exactly once."""
+    test_dir = tmp_path / "three"
+    test_dir.mkdir()
+    for i, src in enumerate(sorted((folders / "train").glob("*.png"))[:3]):
+        (test_dir / f"img{i}.png").write_bytes(src.read_bytes())
+    data = _data_args(folders)[:2] + [f"--data.init_args.test.init_args.root={test_dir}"]
+    cmd = [
+        sys.executable, "-m", "jpegnn", "test", "--config", str(CONF), *data,
+        "--trainer.devices=2", "--trainer.strategy=ddp", f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.save_dir={tmp_path / 'logs'}",
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = (tmp_path / "logs").rglob("results.json")
+    doc = json.loads(results.read_text())
+    assert len(doc["results"]["bpp"]) == 1  # one rate point: the mean over the images
+    rows = (results.parent / "per_image.csv").read_text().strip().splitlines()
+    assert sorted(line.split(",")[0] for line in rows[1:]) == ["img0", "img1", "img2"]

@@ -9,7 +9,6 @@ which already write on rank zero only; :func:`write_json_rank_zero` writes on ra
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -18,15 +17,9 @@ from lightning.pytorch import Trainer
 from torch import Tensor
 
 from jpegnn.utils.atomic import write_json_atomic
+from jpegnn.utils.distributed import run_dir
 
 __all__ = ["run_dir", "log_scalars", "log_text", "write_json_rank_zero", "batch_size_of", "first_image_of", "ddp_sum"]
-
-
-def run_dir(trainer: Trainer) -> Path:
-    """The run's log folder (``trainer.log_dir``, else ``default_root_dir``). Collective: call on
-    every rank."""
-    log_dir = trainer.log_dir
-    return Path(log_dir or trainer.default_root_dir or os.getcwd())
 
 
 def log_scalars(trainer: Trainer, metrics: Mapping[str, Optional[float]], step: Optional[int] = None) -> None:

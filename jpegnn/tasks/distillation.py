@@ -62,6 +62,7 @@ from jpegnn.models.autoencoder import ConvAutoencoder
 from jpegnn.models.lic.registry import ARCHITECTURES
 from jpegnn.models.lic.students import forward_with_latents, latent_channels
 from jpegnn.tasks.lic import LICModule
+from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -699,16 +700,17 @@ class AutoencoderDistillationModule(LightningModule):
             self._test_rows.append({"image": str(batch["name"][i]), "mse": mse, "psnr_rgb": psnr})
 
     def on_test_epoch_end(self) -> None:
-        rows = self._test_rows
+        # every rank's images, once each (DDP), so the means and the file cover the whole test set
+        rows = gather_rows(self._test_rows)
         if not rows:
             return
         mean_psnr = sum(r["psnr_rgb"] for r in rows) / len(rows)
         mean_mse = sum(r["mse"] for r in rows) / len(rows)
-        self.log("test/psnr_rgb", mean_psnr)
-        self.log("test/mse", mean_mse)
+        # identical on every rank after the gather: no further reduction
+        self.log("test/psnr_rgb", mean_psnr, sync_dist=False)
+        self.log("test/mse", mean_mse, sync_dist=False)
         self.test_results = {"rows": rows, "mean": {"psnr_rgb": mean_psnr, "mse": mean_mse}}
-        log_dir = self.trainer.log_dir if self.trainer is not None else None
-        self._write(Path(log_dir or self.trainer.default_root_dir or os.getcwd()), rows, mean_psnr)
+        self._write(run_dir(self.trainer), rows, mean_psnr)
 
     @rank_zero_only
     def _write(self, out_dir: Path, rows: list[dict[str, Any]], mean_psnr: float) -> None:

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import torch
-import torch.distributed as dist
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_only
@@ -42,6 +40,7 @@ from jpegnn.errors import ConfigError, TrainingError
 from jpegnn.losses.transform_domain import DistortionMix
 from jpegnn.models.enhance.rdn import RDN, rdn_macs
 from jpegnn.utils.atomic import write_csv_atomic, write_json_atomic
+from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -238,28 +237,13 @@ class EnhancementModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_gains("test")
-        rows = self._gather_rows(self._test_rows)
+        rows = gather_rows(self._test_rows)
         if not rows:
             return
         keys = [k for k in PER_IMAGE_FIELDS if k not in ("image", "width", "height", "quality")]
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in keys}
         self.test_results = {"rows": rows, "mean": mean}
-        self._write_results(self._results_dir(), rows, mean)
-
-    def _gather_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """All ranks' rows, deduplicated by image name (DistributedSampler pads by repeating)."""
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, rows)
-            rows = [r for part in gathered for r in part]
-        unique: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            unique.setdefault(r["image"], r)
-        return [unique[k] for k in sorted(unique)]
-
-    def _results_dir(self) -> Path:
-        log_dir = self.trainer.log_dir if self.trainer is not None else None
-        return Path(log_dir or self.trainer.default_root_dir or os.getcwd())
+        self._write_results(run_dir(self.trainer), rows, mean)
 
     def describe_network(self) -> dict[str, Any]:
         """Network settings, parameter count and MACs per CTU / per pixel."""

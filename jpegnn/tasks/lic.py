@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
 import torch
-import torch.distributed as dist
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_only
@@ -47,6 +45,7 @@ from jpegnn.evaluation.results import compressai_results, summarize, write_per_i
 from jpegnn.losses.rate_distortion import RateDistortionLoss, bits_from_likelihoods
 from jpegnn.metrics.bpp import BitsPerPixel
 from jpegnn.models.lic import build_lic_model, default_lambda
+from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +334,7 @@ class LICModule(LightningModule):
                 self._log_images(f"test/{row['image']}", images[i : i + 1], x_hat)
 
     def on_test_epoch_end(self) -> None:
-        rows = self._gather_rows(self._test_rows)
+        rows = gather_rows(self._test_rows)
         if not rows:
             return
         mean = summarize(rows)
@@ -351,24 +350,8 @@ class LICModule(LightningModule):
             if key in mean and not math.isnan(mean[key]):
                 self.log(name, mean[key], sync_dist=False)
         self.test_results = {"rows": rows, "mean": mean}
-        out_dir = self._results_dir()
+        out_dir = run_dir(self.trainer)
         self._write_results(out_dir, rows)
-
-    def _gather_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """All ranks' rows, deduplicated by image name (DistributedSampler repeats samples to pad)."""
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, rows)
-            rows = [r for part in gathered for r in part]
-        unique: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            unique.setdefault(r["image"], r)
-        return [unique[k] for k in sorted(unique)]
-
-    def _results_dir(self) -> Path:
-        # trainer.log_dir is collective-safe here: called on every rank, before any rank guard
-        log_dir = self.trainer.log_dir if self.trainer is not None else None
-        return Path(log_dir or self.trainer.default_root_dir or os.getcwd())
 
     @rank_zero_only
     def _write_results(self, out_dir: Path, rows: list[dict[str, Any]]) -> None:

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -71,6 +70,7 @@ from jpegnn.models.classifiers import build_classifier
 from jpegnn.models.segmenters import build_segmenter
 from jpegnn.tasks import qtable_codec as codec
 from jpegnn.utils.atomic import write_json_atomic
+from jpegnn.utils.distributed import run_dir
 
 log = logging.getLogger(__name__)
 
@@ -405,8 +405,7 @@ class _QTableTask(LightningModule):
             "optimize_huffman": self.hparams.optimize_huffman,
             "tables": None if tables is None else [t.flatten().tolist() for t in tables],
         }
-        log_dir = self.trainer.log_dir if self.trainer is not None else None  # collective-safe: every rank
-        self._write_test_results(Path(log_dir or self.trainer.default_root_dir or os.getcwd()))
+        self._write_test_results(run_dir(self.trainer))  # collective: every rank
 
     @rank_zero_only
     def _write_test_results(self, out_dir: Path) -> None:
