@@ -9,6 +9,9 @@ interpolation, ``h2v2_fancy_upsample``: vertical ``3*near + far``, then horizont
 ``(3*this + neighbour + 8 or 7) >> 4`` (8 for the left output sample, 7 for the right one),
 ``h2v1_fancy_upsample``: ``(3*this + neighbour + 1 or 2) >> 2``. Edge samples use themselves as
 the missing neighbour (edge replication), on the component's true size ``ceil(W/2) x ceil(H/2)``.
+libjpeg (``jinit_upsampler``) uses fancy upsampling only when the component is more than 2
+samples wide; a chroma plane 1 or 2 samples wide (image width <= 4) is upsampled by plain
+replication (``h2v1_upsample`` / ``h2v2_upsample``), and so is it here.
 
 All floors are straight-through. Subsampling modes are named like Pillow's: ``"4:4:4"``,
 ``"4:2:2"``, ``"4:2:0"`` (Pillow's ``subsampling=0, 1, 2``).
@@ -164,6 +167,8 @@ def fancy_upsample(c: torch.Tensor, subsampling: str) -> torch.Tensor:
     fh, fv = SUBSAMPLING[subsampling]
     if fh == 1 and fv == 1:
         return c
+    if c.shape[-1] <= 2:  # jdsample.c: do_fancy && downsampled_width > 2, else replicate
+        return c.repeat_interleave(fv, -2).repeat_interleave(fh, -1)
     if fv == 2:
         return _FancyH2V2.apply(F.pad(c, (1, 1, 1, 1), mode="replicate"))
     return _FancyH2V1.apply(F.pad(c, (1, 1, 0, 0), mode="replicate"))
