@@ -1,8 +1,9 @@
 """Downloading and unpacking public datasets safely.
 
 * :func:`download_url` streams a URL (``https://``, ``http://`` or ``file://``) to a temporary
-  file beside the destination, hashes it while writing, checks the expected size and SHA-256 /
-  MD5 when given, and only then renames it into place atomically. A failed, interrupted or
+  file beside the destination, hashes it while writing, checks the byte count against the
+  server's ``Content-Length`` (a dropped connection is not an error in :mod:`http.client`) and the
+  expected size and SHA-256 / MD5 when given, and only then renames it into place atomically. A failed, interrupted or
   corrupted download never leaves a file at the destination that looks complete.
 * :func:`extract_archive` unpacks zip and tar (plain, gz, bz2, xz) archives, refusing any member
   that would land outside the destination folder (``../x``, absolute paths, links pointing out,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import os
 import shutil
 import socket
@@ -97,7 +99,8 @@ def download_url(
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
-                    bar = _progress_bar(response.headers.get("Content-Length"), dest.name, progress)
+                    announced = response.headers.get("Content-Length")
+                    bar = _progress_bar(announced, dest.name, progress)
                     try:
                         while chunk := response.read(_CHUNK):
                             out.write(chunk)
@@ -109,6 +112,13 @@ def download_url(
                     finally:
                         if bar is not None:
                             bar.close()
+                # http.client returns b"" (no error) when the server closes the connection
+                # early, so a dropped transfer would otherwise look complete.
+                if announced and str(announced).strip().isdigit() and n_bytes != int(announced):
+                    raise DataError(
+                        f"download failed: {url}: connection closed after {n_bytes} of "
+                        f"{int(announced)} bytes (Content-Length); file discarded"
+                    )
             except urllib.error.HTTPError as e:
                 raise DataError(f"download failed: {url}: HTTP {e.code} {e.reason}") from e
             except urllib.error.URLError as e:
@@ -117,6 +127,8 @@ def download_url(
                 raise DataError(f"download failed: {url}: timed out after {timeout:g} s") from e
             except OSError as e:
                 raise DataError(f"download failed: {url}: {e.strerror or e}") from e
+            except http.client.HTTPException as e:  # IncompleteRead, BadStatusLine, ...
+                raise DataError(f"download failed: {url}: {type(e).__name__}: {e}") from e
             out.flush()
             os.fsync(out.fileno())
         problems = []
