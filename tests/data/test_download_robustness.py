@@ -54,3 +54,17 @@ def test_http_protocol_error_is_a_dataerror_naming_the_url(monkeypatch, tmp_path
     with pytest.raises(DataError, match=r"download failed: https://example\.org/f\.bin"):
         download_url("https://example.org/f.bin", tmp_path / "f.bin", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_kodak_download_that_is_not_an_image_is_deleted(tiny_kodak, tmp_path, monkeypatch):
+    # A mirror answering 200 with an HTML page: pixel hashing raised DataError before the
+    # cleanup, so the page stayed as kodim01.png and later runs trusted it as present.
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for i in range(1, 25):
+        (mirror / f"kodim{i:02d}.png").write_bytes(b"<html>rate limited</html>")
+    monkeypatch.setattr(Kodak, "url_template", mirror.as_uri() + "/kodim{index:02d}.png")
+    root = tmp_path / "kodak"
+    with pytest.raises(DataError, match="were deleted: kodim01.png"):
+        Kodak(root, download=True).prepare_data()
+    assert not any(root.glob("*.png"))

@@ -111,7 +111,7 @@ class Kodak(ImageListDataset):
         for filename in missing:
             index = int(filename[5:7])
             download_url(self.url_template.format(index=index), self.root / filename)
-        bad = [f for f in missing if pixel_sha256(self.root / f) != PIXEL_SHA256[f[:-4]]]
+        bad = [f for f in missing if not self._pixels_match(f)]
         if bad and self._combined_sha1() != R0K_COMBINED_SHA1:
             for f in bad:
                 (self.root / f).unlink(missing_ok=True)
@@ -119,6 +119,13 @@ class Kodak(ImageListDataset):
                 f"Kodak: downloaded files do not match the known Kodak images and were deleted: "
                 f"{', '.join(bad)} (from {self.url_template.format(index=0).rsplit('/', 1)[0]}/)"
             )
+
+    def _pixels_match(self, filename: str) -> bool:
+        """Whether ``root/filename`` decodes to the known pixels (False if it is not an image)."""
+        try:
+            return pixel_sha256(self.root / filename) == PIXEL_SHA256[filename[:-4]]
+        except DataError:  # e.g. an HTML error page served as kodimNN.png
+            return False
 
     def _combined_sha1(self) -> str:
         h = hashlib.sha1()
