@@ -126,10 +126,18 @@ def _check_image(x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ConfigError(f"x: expected a Bx3xHxW RGB tensor in [0, 1], got {shape}")
-    if x.shape[-1] < 1 or x.shape[-2] < 1:
-        raise ConfigError(f"x: empty image {tuple(x.shape)}")
+    if x.shape[0] < 1 or x.shape[-1] < 1 or x.shape[-2] < 1:
+        raise ConfigError(f"x: empty image batch {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ConfigError(f"x: expected a floating point tensor in [0, 1], got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ConfigError("x: contains NaN or infinite values")
+
+
+def _check_steps(steps) -> None:
+    if not isinstance(steps, torch.Tensor) or steps.numel() != 3 * 64 or steps.shape[0] != 3:
+        shape = tuple(steps.shape) if isinstance(steps, torch.Tensor) else type(steps).__name__
+        raise ConfigError(f"steps: expected (3, 64) quantizer steps for Y, Cb, Cr, got {shape}")
 
 
 def _encoder_planes(x: torch.Tensor, geo: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,6 +179,8 @@ def roundtrip(
     ``shared_chroma``: Cb and Cr use the same step tensor ``steps[1]`` (one table for both),
     so both run as one batch; otherwise ``steps[1]`` and ``steps[2]`` are applied separately."""
     _check_image(x)
+    _check_steps(steps)
+    steps = steps.reshape(3, 64)
     geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
     y, c = _encoder_planes(x, geo)
     y = plane_roundtrip(y, steps[0], mode)
@@ -202,6 +212,8 @@ def encode(
     if dct not in ("float", "islow"):
         raise ConfigError(f"dct must be 'float' or 'islow', got {dct!r}")
     _check_image(x)
+    _check_steps(steps)
+    steps = steps.reshape(3, 64)
     geo = Geometry(x.shape[-2], x.shape[-1], check_subsampling(subsampling))
     y_plane, c_plane = _encoder_planes(x, geo)
     planes = [y_plane, c_plane[:, 0:1], c_plane[:, 1:2]]

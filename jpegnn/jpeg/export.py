@@ -28,7 +28,7 @@ import torch
 
 from jpegnn.errors import ConfigError, DataError
 from jpegnn.jpeg.sampling import PILLOW_SUBSAMPLING, check_subsampling
-from jpegnn.jpeg.tables import to_baseline
+from jpegnn.jpeg.tables import _check_quality, to_baseline
 from jpegnn.utils.atomic import write_text_atomic
 
 
@@ -54,13 +54,20 @@ def pillow_encode(image: torch.Tensor, tables=None, quality=None, subsampling="4
     if tables is not None and quality is not None:
         raise ConfigError("give tables or quality, not both (Pillow would rescale the tables)")
     ss = PILLOW_SUBSAMPLING[check_subsampling(subsampling)]
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ConfigError(f"image: expected a 3xHxW RGB tensor in [0, 1], got {shape}")
+    if not bool(torch.isfinite(image).all()):
+        raise ConfigError("image: contains NaN or infinite values")
+    if quality is not None:
+        quality = _check_quality(quality)
     arr = torch.round(image.detach().float().clamp(0, 1) * 255.0).to(torch.uint8)  # as DiffJPEG
     img = Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
     kwargs = dict(subsampling=ss, optimize=bool(optimize))
     if tables is not None:
         kwargs["qtables"] = export_pillow_qtables(tables)
     else:
-        kwargs["quality"] = 75 if quality is None else int(quality)
+        kwargs["quality"] = 75 if quality is None else quality
     buf = io.BytesIO()
     img.save(buf, "JPEG", **kwargs)
     return buf.getvalue()
@@ -86,8 +93,11 @@ def pillow_roundtrip(x: torch.Tensor, tables=None, quality=None, subsampling="4:
     ``tables``: 2 or 3 tables (or a DiffJPEG: its :meth:`integer_tables`), exported with
     :func:`export_pillow_qtables`; or ``quality``. The input is rounded to 8 bits first.
     """
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ConfigError(f"x: expected a Bx3xHxW tensor, got {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ConfigError(f"x: expected a Bx3xHxW tensor, got {shape}")
+    if not bool(torch.isfinite(x).all()):
+        raise ConfigError("x: contains NaN or infinite values")
     blobs = [pillow_encode(img, tables, quality, subsampling, optimize) for img in x]
     out = torch.stack([pillow_decode(b) for b in blobs]).to(device=x.device, dtype=x.dtype)
     return out, blobs

@@ -37,7 +37,7 @@ def check_subsampling(subsampling) -> str:
         for name, code in PILLOW_SUBSAMPLING.items():
             if code == subsampling:
                 return name
-    if subsampling in SUBSAMPLING:
+    if isinstance(subsampling, str) and subsampling in SUBSAMPLING:
         return subsampling
     raise ConfigError(
         f"subsampling must be one of {', '.join(SUBSAMPLING)} (or Pillow's 0, 1, 2); "
