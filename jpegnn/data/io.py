@@ -13,7 +13,7 @@
   add invented edges the codec then spends bits on. No standard compression test set
   (Kodak, CLIC, Vimeo-90k) has an alpha channel, so reported numbers are unaffected.
 * **Palette** images without transparency are expanded to RGB.
-* **16-bit** files (PNG greyscale/RGB/RGBA/grey+alpha, TIFF ``I;16``/16-bit RGB) are scaled to
+* **16-bit** files (PNG greyscale/RGB/RGBA/grey+alpha, TIFF ``I;16``/16-bit RGB, PGM/PPM) are scaled to
   8 bit by rounding, ``v8 = round(v16 * 255 / 65535)`` (0 -> 0, 65535 -> 255). Pillow itself keeps
   only the high byte of 16-bit RGB PNGs (``floor(v16 / 256)``, off by one for about half the
   values), so those files are decoded at full precision with :func:`torchvision.io.decode_png`
@@ -135,10 +135,11 @@ def _pil_to_rgb8(im: Image.Image, path: Path) -> np.ndarray:
         grey = np.array(im).astype(np.uint16)
         return _wide_to_rgb8(grey[..., None])
     if mode == "I":
-        # Pillow < 10 opened 16-bit greyscale PNGs as 32-bit "I"; any other "I" image
+        # Pillow < 10 opened 16-bit greyscale PNGs as 32-bit "I", and Pillow opens 16-bit PGM
+        # (maxval 256..65535, rescaled by Pillow to 0..65535) as "I"; any other "I" image
         # (32-bit integer TIFF, ...) has no defined white level.
         grey = np.array(im)
-        if im.format == "PNG" and grey.size and grey.min() >= 0 and grey.max() <= 65535:
+        if im.format in ("PNG", "PPM") and grey.size and grey.min() >= 0 and grey.max() <= 65535:
             return _wide_to_rgb8(grey.astype(np.uint16)[..., None])
         raise DataError(f"unsupported 32-bit integer image (no defined white level): {path}")
     if mode == "F":
