@@ -36,6 +36,7 @@ from jpegnn.jpeg.huffman import (
     code_table,
     optimal_table,
 )
+from jpegnn.jpeg.rounding import round_half_away
 from jpegnn.jpeg.sampling import SUBSAMPLING, check_subsampling
 from jpegnn.jpeg.tables import ZIGZAG, as_table_stack, quality_tables
 
@@ -236,7 +237,7 @@ def _normalise_coefficients(coefficients, subsampling):
     if isinstance(coefficients, JPEGCoefficients):
         comps = coefficients.components
         subsampling = coefficients.geometry.subsampling
-        steps = coefficients.steps.detach().round().clamp(1, 32767).reshape(3, 8, 8)
+        steps = round_half_away(coefficients.steps.detach()).clamp(1, 32767).reshape(3, 8, 8)
         tables = steps if not torch.equal(steps[1], steps[2]) else steps[:2]
     else:
         comps = list(coefficients)
@@ -300,7 +301,7 @@ def jpeg_size(
         raise ConfigError("give quality or tables, not both (Pillow would rescale the tables)")
     if tables is None:
         tables = torch.stack(quality_tables(75 if quality is None else quality))
-    t = as_table_stack(tables).round().clamp(1, 32767)
+    t = round_half_away(as_table_stack(tables)).clamp(1, 32767)
     steps = t.reshape(-1, 64)
     steps = steps if steps.shape[0] == 3 else steps[[0, 1, 1]]
     with torch.no_grad():

@@ -30,7 +30,7 @@ from jpegnn.errors import ConfigError
 from jpegnn.jpeg.color import rgb_to_y_cbcr, y_cbcr_to_rgb
 from jpegnn.jpeg.islow import fdct_islow, idct_islow, quantize_islow
 from jpegnn.jpeg.dct import blockify, dct_quant_scale, inverse_dct_dequant, plane_roundtrip, unblockify
-from jpegnn.jpeg.rounding import check_surrogate, quantize, ste_clamp, ste_round
+from jpegnn.jpeg.rounding import check_surrogate, quantize, round_half_away, ste_clamp, ste_round
 from jpegnn.jpeg.sampling import SUBSAMPLING, check_subsampling, downsample, fancy_upsample
 from jpegnn.jpeg.tables import as_table_stack, quality_tables
 
@@ -225,7 +225,7 @@ def encode(
         q = quantize(y, rounding, training)
         if dct == "islow":
             with torch.no_grad():
-                qt = st.detach().round().clamp(1, 32767).reshape(8, 8)
+                qt = round_half_away(st.detach()).clamp(1, 32767).reshape(8, 8)
                 exact = quantize_islow(fdct_islow(blocks.detach().reshape(*blocks.shape[:-1], 8, 8)), qt)
                 exact = exact.reshape(blocks.shape).to(q.dtype)
             q = q + (exact - q).detach() if q.requires_grad else exact
@@ -251,7 +251,7 @@ def decode(coefs: JPEGCoefficients, steps: torch.Tensor | None = None, dct: str 
         samples = inverse_dct_dequant(g, st)  # plane (B, 1, 8 nby, 8 nbx)
         if dct == "islow":
             with torch.no_grad():
-                qt = st.detach().round().clamp(1, 32767).to(torch.int64)
+                qt = round_half_away(st.detach()).clamp(1, 32767).to(torch.int64)
                 deq = torch.round(g.detach()).to(torch.int64) * qt
                 exact = idct_islow(deq.reshape(*g.shape[:-1], 8, 8)).reshape(g.shape).to(samples.dtype)
                 exact = unblockify(exact)
@@ -357,9 +357,10 @@ class DiffJPEG(nn.Module):
 
     def integer_tables(self) -> tuple[torch.Tensor, ...]:
         """The int64 tables a baseline encoder would write: ``(luma, chroma)`` or
-        ``(Y, Cb, Cr)``, rounded and clamped to [1, 255], 8x8 row-major."""
+        ``(Y, Cb, Cr)``, rounded (half away from zero, as the eval-mode forward rounds them) and
+        clamped to [1, 255], 8x8 row-major."""
         t = self.continuous_tables().detach()
-        return tuple(t.round().clamp(1, 255).to(torch.int64).cpu().unbind(0))
+        return tuple(round_half_away(t).clamp(1, 255).to(torch.int64).cpu().unbind(0))
 
     def steps(self) -> torch.Tensor:
         """``(3, 64)`` per-component quantizer steps (Y, Cb, Cr) for the current mode."""

@@ -28,6 +28,7 @@ import torch
 from jpegnn.errors import ConfigError
 from jpegnn.jpeg.bitcount import dqt_bytes
 from jpegnn.jpeg.codec import JPEGCoefficients
+from jpegnn.jpeg.rounding import round_half_away
 from jpegnn.jpeg.huffman import STD_AC_CHROMA, STD_AC_LUMA, STD_DC_CHROMA, STD_DC_LUMA, code_table
 from jpegnn.jpeg.tables import ZIGZAG, as_table_stack
 
@@ -137,7 +138,7 @@ def estimate_bits(coefs: JPEGCoefficients, temperature: float = 16.0) -> torch.T
 def estimate_bytes(coefs: JPEGCoefficients, temperature: float = 16.0) -> torch.Tensor:
     """:func:`estimate_bits` / 8 plus the file header (625 bytes with two 8-bit tables), ``(B,)``."""
     coefs = _check(coefs)
-    steps = coefs.steps.detach().round().clamp(1, 32767).reshape(3, 8, 8)
+    steps = round_half_away(coefs.steps.detach()).clamp(1, 32767).reshape(3, 8, 8)
     tables = steps if not torch.equal(steps[1], steps[2]) else steps[:2]
     header = STD_HEADER_WITHOUT_DQT + dqt_bytes(as_table_stack(tables))
     return estimate_bits(coefs, temperature) / 8.0 + header

@@ -18,6 +18,7 @@ import operator
 import torch
 
 from jpegnn.errors import ConfigError
+from jpegnn.jpeg.rounding import round_half_away
 
 # ITU-T T.81 Annex K.1, Table K.1 (luminance) and K.2 (chrominance), natural row-major order.
 STD_LUMA_QTABLE = (
@@ -104,9 +105,9 @@ def as_table_stack(tables) -> torch.Tensor:
 
 
 def to_baseline(tables) -> torch.Tensor:
-    """Round and clamp tables to the integers in [1, 255] a baseline JPEG encoder stores
-    (``(n, 8, 8)`` int64)."""
+    """Round (half away from zero, like :class:`~jpegnn.jpeg.DiffJPEG`'s eval-mode tables) and
+    clamp tables to the integers in [1, 255] a baseline JPEG encoder stores (``(n, 8, 8)`` int64)."""
     t = as_table_stack(tables)
     if not torch.isfinite(t).all():
         raise ConfigError("tables: contain NaN or infinite entries")
-    return t.round().clamp(1, 255).to(torch.int64)
+    return round_half_away(t).clamp(1, 255).to(torch.int64)

@@ -1,0 +1,35 @@
+"""Half-integer table entries round the same way in the forward pass, the exported tables and the
+size counter (half away from zero), so Pillow with the exported tables reproduces the layer."""
+
+from __future__ import annotations
+
+import torch
+
+from jpegnn.jpeg import DiffJPEG, jpeg_size
+from jpegnn.jpeg.export import export_pillow_qtables, pillow_roundtrip
+from jpegnn.jpeg.tables import to_baseline
+
+
+def _half_tables() -> torch.Tensor:
+    t = torch.arange(128, dtype=torch.float32).reshape(2, 8, 8) % 40 + 2.5  # every entry k + 0.5
+    return t
+
+
+def test_integer_tables_equal_the_eval_forward_steps():
+    for learnable in (False, True):
+        m = DiffJPEG(tables=_half_tables(), learnable=learnable).eval()
+        steps = m.steps().detach()
+        ints = torch.stack(m.integer_tables()).reshape(2, 64).float()
+        assert torch.equal(steps[[0, 1]], ints), learnable
+    assert torch.equal(to_baseline(_half_tables()), (_half_tables() + 0.5).long())
+
+
+def test_exported_half_tables_reproduce_the_layer_in_pillow():
+    torch.manual_seed(0)
+    x = (torch.rand(1, 3, 11, 13) * 255).round() / 255
+    m = DiffJPEG(tables=_half_tables(), dct="islow").eval()
+    decoded, blobs = pillow_roundtrip(x, tables=m, subsampling="4:2:0")
+    with torch.no_grad():
+        assert torch.equal((m(x) * 255).round(), (decoded * 255).round())
+    assert export_pillow_qtables(_half_tables()) == export_pillow_qtables(m)
+    assert int(jpeg_size(x, tables=_half_tables())) == len(blobs[0])
