@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from jpegnn.data.io import load_rgb, to_float
 from jpegnn.errors import DataError
 
-__all__ = ["ImageListDataset", "unique_names", "IMAGE_EXTENSIONS"]
+__all__ = ["ImageListDataset", "unique_names", "walk_files", "IMAGE_EXTENSIONS"]
 
 #: File extensions (lower case) listed by default by :class:`~jpegnn.data.ImageFolder` and CLIC.
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -38,6 +38,42 @@ def unique_names(relpaths: Sequence[str]) -> list[str]:
     stems = [os.path.splitext(p)[0] for p in relpaths]
     counts = Counter(stems)
     return [stem if counts[stem] == 1 else p for stem, p in zip(stems, relpaths)]
+
+
+def walk_files(top: str | os.PathLike, keep_dir: Callable[[str], bool], keep_file: Callable[[str], bool]) -> list[str]:
+    """POSIX paths, relative to ``top``, of the kept files under ``top`` at any depth.
+
+    Symbolic links to folders are followed, except one leading back to a folder it sits in
+    (``loop -> ..``): ``os.walk(followlinks=True)`` would go round such a cycle until the OS
+    refuses (``ELOOP``), listing every image dozens of times. Sub-folders that cannot be read
+    are skipped, as ``os.walk`` does. The result is unordered; callers sort it.
+    """
+    out: list[str] = []
+
+    def visit(folder: str, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
+        try:
+            st = os.stat(folder)
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in ancestors:
+            return
+        ancestors = ancestors | {key}
+        for e in entries:
+            try:
+                is_dir = e.is_dir()  # follows symlinks
+            except OSError:
+                continue
+            if is_dir:
+                if keep_dir(e.name):
+                    visit(e.path, f"{rel}{e.name}/", ancestors)
+            elif keep_file(e.name):
+                out.append(rel + e.name)
+
+    visit(os.fspath(top), "", frozenset())
+    return out
 
 
 class ImageListDataset(Dataset):

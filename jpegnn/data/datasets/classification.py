@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset
+from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset, walk_files
 from jpegnn.data.io import load_rgb, to_float
 from jpegnn.errors import DataError
 
@@ -88,12 +88,10 @@ class ClassFolder(ImageListDataset):
             folder = self.root / cls
             if not folder.is_dir():
                 continue  # a class absent from this split (allowed; e.g. a small validation set)
-            found = []
-            for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-                dirnames[:] = sorted(d for d in dirnames if _visible(d))
-                for f in filenames:
-                    if _visible(f) and f.lower().endswith(self.extensions):
-                        found.append(Path(dirpath) / f)
+            found = [
+                folder / r
+                for r in walk_files(folder, _visible, lambda f: _visible(f) and f.lower().endswith(self.extensions))
+            ]
             for path in sorted(found):
                 rel = path.relative_to(self.root).as_posix()
                 files.append((path, os.path.splitext(rel)[0]))

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset, unique_names
+from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset, unique_names, walk_files
 from jpegnn.errors import ConfigError, DataError
 
 __all__ = ["ImageFolder"]
@@ -52,12 +52,7 @@ class ImageFolder(ImageListDataset):
         self._require_dir(self.root, "root folder")
         rel: list[str] = []
         if self.recursive:
-            for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__MACOSX"]
-                base = Path(dirpath).relative_to(self.root)
-                rel.extend(
-                    (base / f).as_posix() for f in filenames if self._wanted(f)
-                )
+            rel = walk_files(self.root, lambda d: not d.startswith(".") and d != "__MACOSX", self._wanted)
         else:
             with os.scandir(self.root) as it:
                 rel.extend(e.name for e in it if self._wanted(e.name) and e.is_file())

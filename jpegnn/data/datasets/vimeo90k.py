@@ -114,7 +114,7 @@ class Vimeo90k(ImageListDataset):
         """Clip ids (``"00001/0001"``) of the split, in list order; blank lines are skipped."""
         path = self.list_file
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # -sig: a leading BOM is dropped
         except FileNotFoundError as e:
             raise MissingSplitError(f"Vimeo90k: {self.split} list not found: {path}") from e
         except (OSError, UnicodeDecodeError) as e:
