@@ -237,8 +237,7 @@ def _normalise_coefficients(coefficients, subsampling):
     if isinstance(coefficients, JPEGCoefficients):
         comps = coefficients.components
         subsampling = coefficients.geometry.subsampling
-        steps = round_half_away(coefficients.steps.detach()).clamp(1, 32767).reshape(3, 8, 8)
-        tables = steps if not torch.equal(steps[1], steps[2]) else steps[:2]
+        tables = coefficients.file_tables()
     else:
         comps = list(coefficients)
         if len(comps) != 3:

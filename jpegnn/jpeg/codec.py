@@ -83,12 +83,23 @@ class JPEGCoefficients:
         unrounded: ``y = F / Q`` before rounding, same layout (input of smooth rate models).
         steps: ``(3, 64)`` quantizer steps used for Y, Cb, Cr (float; integers in eval mode).
         geometry: image size and subsampling.
+        num_tables: how many quantization tables the file stores (2: luma, chroma; 3: Y, Cb, Cr),
+            set by :meth:`DiffJPEG.encode`; None: 2 when the Cb and Cr steps are equal, else 3.
     """
 
     groups: list
     unrounded: list
     steps: torch.Tensor
     geometry: Geometry
+    num_tables: int | None = None
+
+    def file_tables(self) -> torch.Tensor:
+        """The integer tables ``(num_tables, 8, 8)`` the file stores (its DQT segments)."""
+        steps = round_half_away(self.steps.detach()).clamp(1, 32767).reshape(3, 8, 8)
+        n = self.num_tables
+        if n is None:
+            n = 2 if torch.equal(steps[1], steps[2]) else 3
+        return steps if n == 3 else steps[:2]
 
     @property
     def components(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -370,9 +381,11 @@ class DiffJPEG(nn.Module):
     # ------------------------------------------------------------------ codec
     def encode(self, x: torch.Tensor) -> JPEGCoefficients:
         """Quantized DCT coefficients of ``x`` (B, 3, H, W) in [0, 1]."""
-        return encode(
+        coefs = encode(
             x, self.steps().to(x.dtype), self.subsampling, self.rounding, self.training, self.dct
         )
+        coefs.num_tables = self.num_tables
+        return coefs
 
     def decode(self, coefs: JPEGCoefficients) -> torch.Tensor:
         """RGB (B, 3, H, W) in [0, 1] from :meth:`encode`'s output."""

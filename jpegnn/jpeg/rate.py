@@ -28,9 +28,8 @@ import torch
 from jpegnn.errors import ConfigError
 from jpegnn.jpeg.bitcount import dqt_bytes
 from jpegnn.jpeg.codec import JPEGCoefficients
-from jpegnn.jpeg.rounding import round_half_away
 from jpegnn.jpeg.huffman import STD_AC_CHROMA, STD_AC_LUMA, STD_DC_CHROMA, STD_DC_LUMA, code_table
-from jpegnn.jpeg.tables import ZIGZAG, as_table_stack
+from jpegnn.jpeg.tables import ZIGZAG
 
 STD_HEADER_WITHOUT_DQT = 625 - 2 * 69  # SOI, APP0, SOF, 4 standard DHT, SOS, EOI
 
@@ -136,11 +135,10 @@ def estimate_bits(coefs: JPEGCoefficients, temperature: float = 16.0) -> torch.T
 
 
 def estimate_bytes(coefs: JPEGCoefficients, temperature: float = 16.0) -> torch.Tensor:
-    """:func:`estimate_bits` / 8 plus the file header (625 bytes with two 8-bit tables), ``(B,)``."""
+    """:func:`estimate_bits` / 8 plus the file header (625 bytes with two 8-bit tables, 69 more
+    per further table: ``coefs.num_tables``), ``(B,)``."""
     coefs = _check(coefs)
-    steps = round_half_away(coefs.steps.detach()).clamp(1, 32767).reshape(3, 8, 8)
-    tables = steps if not torch.equal(steps[1], steps[2]) else steps[:2]
-    header = STD_HEADER_WITHOUT_DQT + dqt_bytes(as_table_stack(tables))
+    header = STD_HEADER_WITHOUT_DQT + dqt_bytes(coefs.file_tables())
     return estimate_bits(coefs, temperature) / 8.0 + header
 
 

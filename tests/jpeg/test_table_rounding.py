@@ -33,3 +33,19 @@ def test_exported_half_tables_reproduce_the_layer_in_pillow():
         assert torch.equal((m(x) * 255).round(), (decoded * 255).round())
     assert export_pillow_qtables(_half_tables()) == export_pillow_qtables(m)
     assert int(jpeg_size(x, tables=_half_tables())) == len(blobs[0])
+
+
+def test_separate_chroma_header_counts_three_tables_even_when_cb_equals_cr():
+    """A separate_chroma layer exports 3 tables (3 DQT segments) even while Cb == Cr."""
+    from jpegnn.jpeg import jpeg_size_from_coefficients
+    from jpegnn.jpeg.rate import estimate_bytes
+
+    x = torch.rand(1, 3, 16, 16)
+    m3 = DiffJPEG(50, learnable=True, separate_chroma=True).eval()
+    m2 = DiffJPEG(50, learnable=True).eval()
+    with torch.no_grad():
+        c3, c2 = m3.encode(x), m2.encode(x)
+        size = int(jpeg_size(x, tables=m3.integer_tables()))
+        assert size == len(pillow_roundtrip(x, tables=m3)[1][0])
+        assert int(jpeg_size_from_coefficients(c3, optimize=False)) == size
+        assert float(estimate_bytes(c3) - estimate_bytes(c2)) == 69.0
