@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from PIL import Image
 from jpegnn.coding import model_index
 from jpegnn.coding.container import Container, model_hash, pack, unpack
 from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple
-from jpegnn.errors import BitstreamError, CheckpointError
+from jpegnn.errors import BitstreamError, CheckpointError, ConfigError
 from jpegnn.utils.atomic import write_bytes_atomic
 
 
@@ -47,10 +48,36 @@ def load_codec_module(ckpt: str | Path):
     return module
 
 
+def _check_output(out: Path) -> None:
+    if out.is_dir():
+        raise ConfigError(f"output {out} is a directory; give a file name")
+
+
+def _write_output(out: Path, data: bytes) -> None:
+    try:
+        write_bytes_atomic(out, data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def image_format(path: str | Path) -> str:
+    """Pillow format that can write ``path``, from its extension (``ConfigError`` if none)."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise ConfigError(
+            f"output image {path}: cannot tell an image format from the extension {path.suffix or '(none)'!r}; "
+            "use .png (lossless)"
+        )
+    return fmt
+
+
 def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | None = None) -> CodingReport:
     """Encode ``image`` into the ``.jnn`` file ``out`` (written atomically)."""
     from jpegnn.data.io import load_rgb
 
+    out = Path(out)
+    _check_output(out)
     x = load_rgb(image).float().div(255).unsqueeze(0)
     t0 = time.perf_counter()
     enc = encode(module.model, x)
@@ -62,7 +89,7 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
             pad_multiple=padding_multiple(module.model), shape=enc.shape, strings=enc.strings,
         )
     )
-    write_bytes_atomic(out, data)
+    _write_output(out, data)
     if ckpt_path is not None:
         model_index.remember(mhash, ckpt_path)
     return CodingReport(str(out), enc.width, enc.height, len(data), enc.num_bytes,
@@ -80,7 +107,10 @@ def read_container(path: str | Path) -> Container:
 
 
 def decompress_file(src: str | Path, out_image: str | Path, module=None) -> CodingReport:
-    """Decode the ``.jnn`` file ``src`` into an image file ``out_image`` (PNG by extension)."""
+    """Decode the ``.jnn`` file ``src`` into an image file ``out_image`` (format by extension; written atomically)."""
+    out_image = Path(out_image)
+    _check_output(out_image)
+    fmt = image_format(out_image)  # before any decoding: an unusable name fails at once
     c = read_container(src)
     if module is None:
         ckpt = model_index.lookup(c.model_hash)
@@ -107,11 +137,12 @@ def decompress_file(src: str | Path, out_image: str | Path, module=None) -> Codi
     if tuple(x_hat.shape[-2:]) != (c.height, c.width):
         raise BitstreamError(f"{src}: decoded size {tuple(x_hat.shape[-2:])} != header {c.height}x{c.width}")
     arr = (x_hat[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    out_image = Path(out_image)
-    out_image.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_image.with_name(f".{out_image.name}.tmp{out_image.suffix}")
-    Image.fromarray(arr).save(tmp)
-    tmp.replace(out_image)
+    buf = io.BytesIO()
+    try:
+        Image.fromarray(arr).save(buf, format=fmt)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"cannot write {out_image} as {fmt}: {exc}") from None
+    _write_output(out_image, buf.getvalue())
     size = Path(src).stat().st_size
     payload = sum(len(s) for s in _leaves(c.strings))
     return CodingReport(str(out_image), c.width, c.height, size, payload, size * 8 / (c.width * c.height), seconds)

@@ -82,3 +82,18 @@ def test_learned_codec_protocol(ckpts, image):
     res = codec.encode_decode(img, 0)
     assert res.num_bytes > 0 and res.extra["bpp_estimated"] > 0
     assert tuple(res.decoded.shape) == (3, 45, 70)
+
+
+@pytest.mark.parametrize("name", ["decoded", "decoded.xyz", "outdir"])
+def test_unusable_output_names_are_clean_errors(ckpts, image, tmp_path, capsys, name):
+    jnn = tmp_path / "c.jnn"
+    assert main(["compress", str(image), str(jnn), "--ckpt", str(ckpts[0])]) == 0
+    capsys.readouterr()
+    (tmp_path / "outdir").mkdir()
+    out = tmp_path / name
+    assert main(["decompress", str(jnn), str(out), "--ckpt", str(ckpts[0])]) == 2  # was a ValueError traceback
+    err = capsys.readouterr().err
+    assert str(out) in err and "Traceback" not in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+    assert main(["compress", str(image), str(tmp_path / "outdir"), "--ckpt", str(ckpts[0])]) == 2
+    assert "is a directory" in capsys.readouterr().err  # was an IsADirectoryError traceback
