@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import lzma
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from jpegnn.errors import DataError
@@ -241,6 +243,8 @@ def extract_archive(path: str | os.PathLike, dest: str | os.PathLike) -> Path:
             raise DataError(f"not a zip or tar archive: {path}")
     except DataError:
         raise
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
+        raise DataError(f"cannot extract archive {path}: {e}") from e
+    except (RuntimeError, NotImplementedError) as e:  # zipfile: encrypted member, Deflate64, ...
         raise DataError(f"cannot extract archive {path}: {e}") from e
     return dest
