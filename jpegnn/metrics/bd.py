@@ -20,7 +20,8 @@ Conventions (same as the ``bjontegaard`` package and the literature):
   better.
 
 Problems in the input that make the number meaningless raise :class:`~jpegnn.errors.ConfigError`
-(mismatched lengths, too few points, non-positive or non-finite rates). Problems that make it
+(mismatched lengths, too few points, too few *distinct* values on the interpolated axis: qualities
+for BD-rate, rates for BD-PSNR; non-positive or non-finite rates). Problems that make it
 *fragile* emit a :class:`BjontegaardWarning` and still return a value: curves overlapping over less
 than ``min_overlap`` of their joint range, or points that are not monotonic (rate and quality should
 rise together). Curves that do not overlap at all give NaN with a warning.
@@ -143,6 +144,14 @@ def _bd_delta(
     axis: str,
 ) -> float:
     """Mean of ``y_test(x) - y_anchor(x)`` over the overlap of the two ``x`` ranges."""
+    need = METHODS[method]
+    for label, x in (("anchor", x_anchor), ("test", x_test)):
+        distinct = np.unique(x).size
+        if distinct < need:  # a cubic through fewer distinct x is underdetermined (numpy's RankWarning)
+            raise ConfigError(
+                f"{label} curve has only {distinct} distinct {axis} value(s); the {method!r} BD method "
+                f"needs at least {need}"
+            )
     lo = max(x_anchor.min(), x_test.min())
     hi = min(x_anchor.max(), x_test.max())
     total = max(x_anchor.max(), x_test.max()) - min(x_anchor.min(), x_test.min())

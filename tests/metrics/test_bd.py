@@ -203,3 +203,19 @@ def test_bd_table_unknown_anchor_and_missing_values():
     assert any(m.startswith("b vs a BD-rate (MS-SSIM): test curve has 0 point(s)") for m in messages)
     assert math.isfinite(rows[1]["bd_rate_psnr_pct"])
     assert math.isnan(rows[1]["bd_rate_msssim_pct"])
+
+
+@pytest.mark.parametrize("method, need", [("cubic", 4), ("pchip", 2)])
+def test_too_few_distinct_values_is_an_error_not_a_rank_deficient_fit(method, need):
+    r, q = [0.25, 0.5, 1.0, 2.0], [28.0, 31.0, 34.0, 37.0]
+    # 4 points but only `need - 1` distinct qualities / rates: a cubic fit was underdetermined
+    # (numpy RankWarning and an arbitrary number), PCHIP said "do not overlap"
+    dup_q = [30.0] * 2 + [33.0] * 2 if need == 4 else [30.0] * 4
+    dup_r = [0.3] * 2 + [0.6] * 2 if need == 4 else [0.3] * 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RankWarning
+        warnings.simplefilter("ignore", BjontegaardWarning)  # the non-monotonic warning is expected
+        with pytest.raises(ConfigError, match=rf"test curve has only {need - 2 if need == 4 else 1} distinct quality"):
+            bd_rate(r, q, [0.3, 0.4, 0.5, 0.6], dup_q, method=method)
+        with pytest.raises(ConfigError, match=r"anchor curve has only \d distinct log-rate"):
+            bd_psnr(dup_r, [29.0, 30.0, 33.0, 34.0], r, q, method=method)
