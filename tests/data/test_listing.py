@@ -49,3 +49,11 @@ def test_vimeo_list_with_utf8_bom(tmp_path):
     ds = Vimeo90k(root)
     assert ds.names[0] == "00001/0001/im1"
     assert ds[0]["image"].shape == (3, 8, 8)
+
+
+def test_class_folder_accepts_a_single_extension_string(tmp_path):
+    # extensions="png" (as a CLI gives it) was split into characters: ".p", ".n", ".g".
+    write_rgb_png(tmp_path / "cat" / "x.png", 8, 8, seed=1)
+    write_rgb_png(tmp_path / "cat" / "y.bmp", 8, 8, seed=2)
+    assert ClassFolder(tmp_path, extensions="png").names == ["cat/x"]
+    assert ClassFolder(tmp_path, extensions=["BMP"]).names == ["cat/y"]

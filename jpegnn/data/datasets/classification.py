@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset, walk_files
+from jpegnn.data.datasets.image_folder import _normalise_extensions
 from jpegnn.data.io import load_rgb, to_float
 from jpegnn.errors import DataError
 
@@ -58,7 +59,7 @@ class ClassFolder(ImageListDataset):
     ) -> None:
         super().__init__(root)
         self._classes = None if classes is None else [str(c) for c in classes]
-        self.extensions = tuple("." + e.lower().lstrip(".") for e in extensions)
+        self.extensions = _normalise_extensions(extensions)
         self._labels: list[int] | None = None
 
     @property
