@@ -420,11 +420,14 @@ class _QTableTask(LightningModule):
         values[f"{stage}/bpp_estimated"] = float(est.compute())
         task.reset()
         est.reset()
-        if exact is not None and int(exact.pixels) > 0:
+        # compute() all-reduces, so every rank calls it (a rank whose own pixel count is 0 must
+        # not skip it); no pixels on any rank gives 0 bpp, which a real JPEG file never has
+        if exact is not None:
             bpp = float(exact.compute())
-            values[f"{stage}/bpp_exact"] = bpp
-            values[f"{stage}/compression_ratio"] = RAW_BITS_PER_PIXEL / bpp if bpp > 0 else float("nan")
             exact.reset()
+            if bpp > 0:
+                values[f"{stage}/bpp_exact"] = bpp
+                values[f"{stage}/compression_ratio"] = RAW_BITS_PER_PIXEL / bpp
         for k, v in values.items():
             self.log(k, v, prog_bar=k.endswith(("/acc", "/miou", "/bpp_exact")))
         return values

@@ -148,3 +148,24 @@ def test_segmenter_fits_and_tests_with_real_jpeg(tmp_path):
                 "test/bpp_real"):
         assert key in results and 0 <= results[key] < 25, key
     assert results["test/bpp_exact"] == pytest.approx(results["test/bpp_real"], rel=1e-6)
+
+
+def test_exact_bpp_is_computed_on_a_rank_that_saw_no_pixels(monkeypatch):
+    """BitsPerPixel.compute() all-reduces: a DDP rank whose own exact-bpp pixel count is 0 must
+    still call it (else the other ranks hang), and log the all-ranks value it returns."""
+    from jpegnn.metrics.bpp import BitsPerPixel
+
+    module = QTableClassifier("block_mlp", num_classes=2, mode="joint", quality=50)
+    module.log = lambda *args, **kwargs: None
+    est, exact = BitsPerPixel(), BitsPerPixel()
+    est.update(100.0, 50)
+    calls = []
+
+    def all_ranks_compute():  # this rank has no pixels; the other rank's are in the all-reduce
+        calls.append(int(exact.pixels))
+        return torch.tensor(1.5)
+
+    monkeypatch.setattr(exact, "compute", all_ranks_compute)
+    values = module._log_computed("val", module.val_task, est, exact)
+    assert calls == [0] and values["val/bpp_exact"] == 1.5
+    assert values["val/compression_ratio"] == pytest.approx(24 / 1.5)
