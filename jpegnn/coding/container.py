@@ -19,7 +19,8 @@ Layout (all integers big-endian)::
 (u16 count + children), at most :data:`MAX_DEPTH` deep. Every length is checked against the bytes
 left in the file before anything is allocated, so truncated, corrupted or random input raises
 :class:`~jpegnn.errors.BitstreamError` and never allocates more than the file's size.
-The header costs ``27 + len(arch) + len(shape JSON) + 3 per list + 5 per string`` bytes.
+The header costs ``30 + len(arch) + len(shape JSON) + 3 per list + 5 per string`` bytes
+(magic 4, version 1, arch_len 1, hash 8, sizes 12 and CRC 4 make the fixed 30).
 """
 
 from __future__ import annotations

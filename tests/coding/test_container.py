@@ -64,3 +64,21 @@ def test_huge_declared_lengths_do_not_allocate():
     bad = bytes(body) + struct.pack(">I", zlib.crc32(bytes(body)) & 0xFFFFFFFF)
     with pytest.raises(BitstreamError, match="truncated"):
         unpack(bad)
+
+
+def test_header_size_is_as_documented():
+    import json
+
+    import jpegnn.coding.container as container
+
+    def count(node):  # (lists, strings, payload bytes)
+        if isinstance(node, bytes):
+            return 0, 1, len(node)
+        parts = [count(n) for n in node]
+        return 1 + sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts)
+
+    lists, strings, payload = count(SAMPLE.strings)
+    shape_json = json.dumps(container._shape_to_json(SAMPLE.shape), separators=(",", ":"))
+    header = 30 + len(SAMPLE.architecture) + len(shape_json) + 3 * lists + 5 * strings
+    assert len(pack(SAMPLE)) - payload == header
+    assert "``30 + len(arch) + len(shape JSON) + 3 per list + 5 per string``" in container.__doc__  # said 27
