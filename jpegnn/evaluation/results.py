@@ -9,6 +9,8 @@
 
   one list entry per rate point (a checkpoint, or a codec quality), each the mean over images.
   PSNR is averaged in dB over images (not computed from the pooled MSE), like CompressAI.
+  A mean that is NaN (no MS-SSIM on tiny images) or infinite (an image decoded losslessly, PSNR
+  = inf) is written as ``null``, so the file is strict JSON; the per-image CSV keeps ``inf``.
 * ``per_image.csv`` has one row per image and rate point with :data:`PER_IMAGE_FIELDS`.
 
 ``bpp`` is always the *actual* rate: bitstream bytes x 8 / original pixels. The likelihood-based
@@ -78,8 +80,12 @@ def compressai_results(
 
 
 def _json_float(v: float) -> float | None:
-    """JSON has no NaN: unavailable values are written as null."""
-    return None if v is None or math.isnan(v) else float(v)
+    """JSON has no NaN or Infinity: unavailable or unbounded values are written as null.
+
+    (A mean PSNR is infinite when one image at that rate point is decoded losslessly; Python's
+    ``json`` would write the invalid token ``Infinity``, which strict JSON readers reject.)
+    """
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 def write_results_json(path: str | Path, results: Mapping[str, Any]) -> None:
