@@ -305,6 +305,24 @@ def _cell(fn, anchor: tuple, test: tuple, method: str, label: str) -> float:
     return value
 
 
+def _self_cell(fn, curve: tuple, method: str) -> float:
+    """The anchor's own cell: 0.0 if ``fn`` can compare the curve with itself, NaN otherwise.
+
+    (Too few valid points, or no MS-SSIM at all, gives NaN rather than a misleading ``+0.00``;
+    the reason is already warned about in every other row.)
+    """
+    if curve[1] is None:
+        return float("nan")
+    r, q = _valid_pairs(curve[0], curve[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BjontegaardWarning)
+        try:
+            value = fn(r, q, r, q, method=method)
+        except ConfigError:
+            return float("nan")
+    return 0.0 if math.isfinite(value) else float("nan")
+
+
 def bd_table(
     curves: Mapping[str, Any], anchor: str, method: str = "cubic"
 ) -> list[dict[str, Any]]:
@@ -314,7 +332,8 @@ def bd_table(
         curves: name -> curve, where a curve is ``(bpp, psnr_db)``, ``(bpp, psnr_db,
             ms_ssim_linear)`` or a CompressAI-format results dict (see ``jpegnn.evaluation.results``).
             Missing values (``None``) are dropped point by point.
-        anchor: Key of ``curves`` to compare against (its own row is all zeros).
+        anchor: Key of ``curves`` to compare against (its own row is zeros, or NaN where the
+            anchor itself has too few valid points, e.g. no MS-SSIM on tiny images).
         method: ``"cubic"`` or ``"pchip"``.
 
     Returns:
@@ -335,10 +354,11 @@ def bd_table(
     rows = []
     for name, (bpp, psnr, ms) in norm.items():
         row: dict[str, Any] = {"name": name, "anchor": anchor, "method": method, "points": len(bpp)}
-        if name == anchor:
-            row.update(bd_rate_psnr_pct=0.0, bd_psnr_db=0.0,
-                       bd_rate_msssim_pct=0.0 if a_ms is not None else float("nan"),
-                       bd_msssim_db=0.0 if a_ms is not None else float("nan"))
+        if name == anchor:  # 0 where the anchor curve itself supports a BD value, else NaN
+            row.update(bd_rate_psnr_pct=_self_cell(bd_rate, (a_bpp, a_psnr), method),
+                       bd_psnr_db=_self_cell(bd_psnr, (a_bpp, a_psnr), method),
+                       bd_rate_msssim_pct=_self_cell(bd_rate, (a_bpp, a_ms), method),
+                       bd_msssim_db=_self_cell(bd_psnr, (a_bpp, a_ms), method))
         else:
             pa, pt = (a_bpp, a_psnr), (bpp, psnr)
             ma, mt = (a_bpp, a_ms), (bpp, ms)

@@ -219,3 +219,17 @@ def test_too_few_distinct_values_is_an_error_not_a_rank_deficient_fit(method, ne
             bd_rate(r, q, [0.3, 0.4, 0.5, 0.6], dup_q, method=method)
         with pytest.raises(ConfigError, match=r"anchor curve has only \d distinct log-rate"):
             bd_psnr(dup_r, [29.0, 30.0, 33.0, 34.0], r, q, method=method)
+
+
+def test_anchor_row_is_nan_where_the_anchor_has_too_few_points():
+    curves = {
+        "a": {"bpp": JPEG_BPP[:4], "psnr-rgb": JPEG_PSNR[:4], "ms-ssim-rgb": [None] * 4},  # tiny images
+        "b": {"bpp": WEBP_BPP[:4], "psnr-rgb": WEBP_PSNR[:4], "ms-ssim-rgb": [None] * 4},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BjontegaardWarning)
+        rows = bd_table(curves, anchor="a")
+        two = bd_table({"a": (JPEG_BPP[:2], JPEG_PSNR[:2]), "b": (WEBP_BPP[:4], WEBP_PSNR[:4])}, anchor="a")
+    assert rows[0]["bd_rate_psnr_pct"] == 0.0 and rows[0]["bd_psnr_db"] == 0.0
+    assert math.isnan(rows[0]["bd_rate_msssim_pct"]) and math.isnan(rows[0]["bd_msssim_db"])  # were +0.00
+    assert all(math.isnan(two[0][k]) for k in ("bd_rate_psnr_pct", "bd_psnr_db"))  # 2 points: no cubic BD
