@@ -104,11 +104,17 @@ def list_dataset(dataset: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     return list(zip(files, names))
 
 
+#: result lists of a reference JSON that the plot and BD table read (each one per rate point)
+_REFERENCE_KEYS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "ms-ssim-db-rgb")
+
+
 def load_reference(ref: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """Load a CompressAI-format results JSON (path or already-loaded dict) and check its shape.
 
     Raises:
-        DataError: Missing or unreadable file, invalid JSON, or no ``results.bpp`` list.
+        DataError: Missing or unreadable file, invalid JSON, no ``results.bpp`` list, or a
+            ``psnr-rgb`` / ``ms-ssim-rgb`` / ``ms-ssim-db-rgb`` list of another length than
+            ``bpp`` or holding something other than numbers and nulls.
     """
     if isinstance(ref, Mapping):
         data, where = dict(ref), str(ref.get("name", "reference dict"))
@@ -121,10 +127,22 @@ def load_reference(ref: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DataError(f"cannot read reference results {path}: {exc}") from None
-        data.setdefault("name", path.stem)
+        if isinstance(data, dict):
+            data.setdefault("name", path.stem)
     res = data.get("results") if isinstance(data, dict) else None
     if not isinstance(res, dict) or not isinstance(res.get("bpp"), list):
         raise DataError(f"reference results {where} are not in CompressAI format (no results.bpp list)")
+    n = len(res["bpp"])
+    for key in _REFERENCE_KEYS:
+        values = res.get(key)
+        if values is None:
+            continue
+        if not isinstance(values, list) or len(values) != n:
+            got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
+            raise DataError(f"reference results {where}: results.{key} has {got}, results.bpp has {n}")
+        bad = [v for v in values if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+        if bad:
+            raise DataError(f"reference results {where}: results.{key} holds a non-number ({bad[0]!r})")
     return data
 
 

@@ -203,3 +203,19 @@ def test_plot_rd_handles_missing_values(tmp_path):
     paths = plot_rd(curves, tmp_path / "sub" / "fig", title="t", reference_style=[False, True])
     assert [p.name for p in paths] == ["fig.png", "fig.svg"]
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["fig.png", "fig.svg"]
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[1, 2]", "not in CompressAI format"),  # was AttributeError: 'list' object has no attribute 'setdefault'
+        ('{"results": {"bpp": [1, 2], "psnr-rgb": [30]}}', r"results.psnr-rgb has 1 values, results.bpp has 2"),
+        ('{"results": {"bpp": ["a", "b"], "psnr-rgb": [30, 31]}}', r"results.bpp holds a non-number \('a'\)"),
+    ],
+)
+def test_malformed_reference_is_a_data_error_naming_the_file(tmp_path, text, match):
+    path = tmp_path / "ref.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=match) as info:
+        load_reference(path)
+    assert str(path) in str(info.value)
