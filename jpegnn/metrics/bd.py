@@ -271,13 +271,16 @@ def _as_curves(curve: Any, name: str) -> tuple[list[float], list[float], list[fl
     return bpp, psnr, msssim_db
 
 
-def _valid_pairs(rates: Iterable[Any], quals: Iterable[Any]) -> tuple[list[float], list[float]]:
-    """Drop points where either value is missing (JSON null) or not finite."""
+def _valid_pairs(rates: Iterable[Any], quals: Iterable[Any], label: str = "curve") -> tuple[list[float], list[float]]:
+    """Drop points where either value is missing (JSON null) or not finite (ConfigError on non-numbers)."""
     r_out, q_out = [], []
     for r, q in zip(rates, quals):
         if r is None or q is None:
             continue
-        r, q = float(r), float(q)
+        try:
+            r, q = float(r), float(q)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{label}: rates and qualities must be numbers, got {r!r} and {q!r}") from None
         if math.isfinite(r) and math.isfinite(q):
             r_out.append(r)
             q_out.append(q)
@@ -288,8 +291,8 @@ def _cell(fn, anchor: tuple, test: tuple, method: str, label: str) -> float:
     """One BD value, NaN (with a warning) when the data cannot give one."""
     if test[1] is None or anchor[1] is None:
         return float("nan")
-    ra, qa = _valid_pairs(anchor[0], anchor[1])
-    rt, qt = _valid_pairs(test[0], test[1])
+    ra, qa = _valid_pairs(anchor[0], anchor[1], f"{label} (anchor)")
+    rt, qt = _valid_pairs(test[0], test[1], f"{label} (test)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BjontegaardWarning)
         try:
@@ -313,7 +316,7 @@ def _self_cell(fn, curve: tuple, method: str) -> float:
     """
     if curve[1] is None:
         return float("nan")
-    r, q = _valid_pairs(curve[0], curve[1])
+    r, q = _valid_pairs(curve[0], curve[1], "BD anchor")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BjontegaardWarning)
         try:
@@ -343,7 +346,8 @@ def bd_table(
         (no MS-SSIM, too few points, no overlap) is NaN, with a :class:`BjontegaardWarning`.
 
     Raises:
-        ConfigError: ``anchor`` is not a key of ``curves``, or a curve has an unknown shape.
+        ConfigError: ``anchor`` is not a key of ``curves``, or a curve has an unknown shape or
+            holds something other than numbers and ``None``.
     """
     if anchor not in curves:
         raise ConfigError(f"BD anchor {anchor!r} is not one of the curves: {', '.join(curves) or '(none)'}")

@@ -233,3 +233,9 @@ def test_anchor_row_is_nan_where_the_anchor_has_too_few_points():
     assert rows[0]["bd_rate_psnr_pct"] == 0.0 and rows[0]["bd_psnr_db"] == 0.0
     assert math.isnan(rows[0]["bd_rate_msssim_pct"]) and math.isnan(rows[0]["bd_msssim_db"])  # were +0.00
     assert all(math.isnan(two[0][k]) for k in ("bd_rate_psnr_pct", "bd_psnr_db"))  # 2 points: no cubic BD
+
+
+def test_bd_table_non_numbers_are_a_config_error():
+    curves = {"a": (JPEG_BPP[:4], JPEG_PSNR[:4]), "b": (["x", 0.2, 0.3, 0.4], WEBP_PSNR[:4])}
+    with pytest.raises(ConfigError, match="must be numbers, got 'x'"):  # was a bare ValueError from float()
+        bd_table(curves, anchor="a")
