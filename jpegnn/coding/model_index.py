@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from jpegnn.utils.atomic import write_json_atomic
@@ -29,10 +30,21 @@ def _read() -> dict[str, str]:
 
 
 def remember(model_hash: bytes, ckpt: str | os.PathLike) -> None:
-    """Record that ``ckpt`` holds the model with ``model_hash``."""
+    """Record that ``ckpt`` holds the model with ``model_hash``.
+
+    The index is a convenience: if it cannot be written (read-only or misplaced cache folder),
+    a warning says so and decoding then needs ``--ckpt``; the compressed file is unaffected.
+    """
     data = _read()
     data[model_hash.hex()] = str(Path(ckpt).resolve())
-    write_json_atomic(index_path(), data)
+    try:
+        write_json_atomic(index_path(), data)
+    except OSError as exc:
+        warnings.warn(
+            f"could not record the model in the local index {index_path()} ({exc.strerror or exc}); "
+            "pass --ckpt to jpegnn decompress",
+            stacklevel=2,
+        )
 
 
 def lookup(model_hash: bytes) -> str | None:
