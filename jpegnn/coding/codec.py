@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from jpegnn.coding import model_index
+from jpegnn.coding import container, model_index
 from jpegnn.coding.container import Container, model_hash, pack, unpack
 from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple
-from jpegnn.errors import BitstreamError, CheckpointError, ConfigError
+from jpegnn.errors import BitstreamError, CheckpointError, ConfigError, DataError
 from jpegnn.utils.atomic import write_bytes_atomic
 
 
@@ -79,6 +79,9 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
     out = Path(out)
     _check_output(out)
     x = load_rgb(image).float().div(255).unsqueeze(0)
+    h, w = x.shape[-2:]
+    if max(h, w) > container.MAX_SIDE:  # the .jnn header would be refused by decompress
+        raise DataError(f"{image}: {w}x{h} pixels; a .jnn file holds at most {container.MAX_SIDE} pixels per side")
     t0 = time.perf_counter()
     enc = encode(module.model, x)
     seconds = time.perf_counter() - t0

@@ -107,6 +107,8 @@ def pack(c: Container) -> bytes:
     shape = json.dumps(_shape_to_json(c.shape), separators=(",", ":")).encode()
     if len(arch) > 255 or len(shape) > MAX_SHAPE_JSON or len(c.model_hash) != 8:
         raise ValueError("architecture name, shape or hash does not fit the header")
+    if not (0 < c.height <= MAX_SIDE and 0 < c.width <= MAX_SIDE) or not 0 < c.pad_multiple < 1 << 16:
+        raise ValueError(f"image size {c.width}x{c.height} or padding {c.pad_multiple} does not fit the header")
     out = bytearray(MAGIC)
     out += struct.pack(">BB", FORMAT_VERSION, len(arch)) + arch + c.model_hash
     out += struct.pack(">IIHH", c.height, c.width, c.pad_multiple, len(shape)) + shape

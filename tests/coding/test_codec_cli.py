@@ -97,3 +97,12 @@ def test_unusable_output_names_are_clean_errors(ckpts, image, tmp_path, capsys, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
     assert main(["compress", str(image), str(tmp_path / "outdir"), "--ckpt", str(ckpts[0])]) == 2
     assert "is a directory" in capsys.readouterr().err  # was an IsADirectoryError traceback
+
+
+def test_image_too_large_for_the_header_is_refused_before_coding(ckpts, image, tmp_path, monkeypatch, capsys):
+    import jpegnn.coding.container as container
+
+    monkeypatch.setattr(container, "MAX_SIDE", 64)  # the 45x70 image is then "too wide"
+    jnn = tmp_path / "big.jnn"
+    assert main(["compress", str(image), str(jnn), "--ckpt", str(ckpts[0])]) == 2
+    assert "at most 64 pixels per side" in capsys.readouterr().err and not jnn.exists()

@@ -82,3 +82,10 @@ def test_header_size_is_as_documented():
     header = 30 + len(SAMPLE.architecture) + len(shape_json) + 3 * lists + 5 * strings
     assert len(pack(SAMPLE)) - payload == header
     assert "``30 + len(arch) + len(shape JSON) + 3 per list + 5 per string``" in container.__doc__  # said 27
+
+
+def test_pack_refuses_what_unpack_would_reject():
+    import dataclasses
+
+    with pytest.raises(ValueError, match="image size"):  # was written, then refused by unpack
+        pack(dataclasses.replace(SAMPLE, width=(1 << 16) + 1))
