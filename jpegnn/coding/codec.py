@@ -131,6 +131,7 @@ def decompress_file(src: str | Path, out_image: str | Path, module=None) -> Codi
         )
     if c.pad_multiple != padding_multiple(module.model):
         raise BitstreamError(f"{src}: padding multiple {c.pad_multiple} does not match the model")
+    _check_latent_shape(src, c)
     t0 = time.perf_counter()
     try:
         x_hat = decode(module.model, EncodedImage(c.strings, c.shape, c.height, c.width))
@@ -149,6 +150,42 @@ def decompress_file(src: str | Path, out_image: str | Path, module=None) -> Codi
     size = Path(src).stat().st_size
     payload = sum(len(s) for s in _leaves(c.strings))
     return CodingReport(str(out_image), c.width, c.height, size, payload, size * 8 / (c.width * c.height), seconds)
+
+
+def _sizes(node):
+    if isinstance(node, torch.Size):
+        yield node
+    elif isinstance(node, dict):
+        for child in node.values():
+            yield from _sizes(child)
+    elif isinstance(node, (list, tuple)):
+        for child in node:
+            yield from _sizes(child)
+
+
+def _check_latent_shape(src, c: Container) -> None:
+    """Refuse a latent shape that cannot belong to the header's image size, before decoding.
+
+    Every latent of every supported model is the padded image downsampled by one power of two
+    (16 for ``y``, 64 for ``z``); CompressAI's rANS decoder reads past the end of strings that are
+    too short for the shape it is given (a segmentation fault, not an exception).
+    """
+    m = c.pad_multiple
+    hp, wp = -(-c.height // m) * m, -(-c.width // m) * m
+    sizes = list(_sizes(c.shape))
+    for size in sizes:
+        ok = len(size) >= 2 and size[-2] > 0 and size[-1] > 0
+        if ok:
+            kh, rh = divmod(hp, size[-2])
+            kw, rw = divmod(wp, size[-1])
+            ok = rh == rw == 0 and kh == kw and kh & (kh - 1) == 0 and kh <= m
+        if not ok:
+            raise BitstreamError(
+                f"{src}: latent shape {list(size)} does not fit a {c.width}x{c.height} image "
+                f"padded to multiples of {m}; the file is damaged or was not written by jpegnn"
+            )
+    if not sizes:
+        raise BitstreamError(f"{src}: the header holds no latent shape")
 
 
 def _leaves(node):

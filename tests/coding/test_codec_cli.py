@@ -106,3 +106,25 @@ def test_image_too_large_for_the_header_is_refused_before_coding(ckpts, image, t
     jnn = tmp_path / "big.jnn"
     assert main(["compress", str(image), str(jnn), "--ckpt", str(ckpts[0])]) == 2
     assert "at most 64 pixels per side" in capsys.readouterr().err and not jnn.exists()
+
+
+def test_latent_shape_inconsistent_with_the_header_is_refused_before_decoding(ckpts, image, tmp_path):
+    # a file with a valid CRC whose latent shape is larger than its strings: CompressAI's rANS
+    # decoder read past the strings and crashed the process (SIGSEGV) instead of a clean error
+    import dataclasses
+    import os
+    import subprocess
+    import sys
+
+    from jpegnn.coding.container import pack, unpack
+
+    jnn = tmp_path / "d.jnn"
+    assert main(["compress", str(image), str(jnn), "--ckpt", str(ckpts[0])]) == 0
+    c = unpack(jnn.read_bytes())
+    assert list(c.shape) == [1, 2]  # 45x70 padded to 64x128, z at 1/64
+    jnn.write_bytes(pack(dataclasses.replace(c, shape=torch.Size([40, 40]))))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "jpegnn", "decompress", str(jnn), str(tmp_path / "d.png"),
+                           "--ckpt", str(ckpts[0])], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert "latent shape [40, 40] does not fit a 70x45 image" in proc.stderr
