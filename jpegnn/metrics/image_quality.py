@@ -30,7 +30,7 @@ def psnr_rgb(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def ms_ssim_rgb(x: torch.Tensor, ref: torch.Tensor) -> float:
-    """MS-SSIM (linear, in [0, 1]) after 8-bit rounding; NaN when a side is under 161 pixels."""
+    """MS-SSIM (linear, in [0, 1]) after 8-bit rounding; NaN when a side is under 176 pixels (torchmetrics' 5-scale check)."""
     if x.dim() == 3:
         x, ref = x.unsqueeze(0), ref.unsqueeze(0)
     if min(x.shape[-2:]) < MS_SSIM_MIN_SIDE:
