@@ -216,6 +216,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 # ============================================================================ aggregation (main process)
 def _bd(anchor: list[dict], test: list[dict]) -> dict[str, Any]:
     """BD-rate (PSNR) and BD-PSNR of ``test`` vs ``anchor``, with the method, overlap and warnings."""
+    from jpegnn.errors import ConfigError
     from jpegnn.metrics.bd import bd_psnr, bd_rate
 
     out: dict[str, Any] = {"bd_rate_pct": None, "bd_psnr_db": None, "method": None, "psnr_overlap_pct": None,
@@ -230,8 +231,12 @@ def _bd(anchor: list[dict], test: list[dict]) -> dict[str, Any]:
     joint = max(max(qa), max(qt)) - min(min(qa), min(qt))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rate = bd_rate(ra, qa, rt, qt, method=method)
-        psnr = bd_psnr(ra, qa, rt, qt, method=method)
+        try:
+            rate = bd_rate(ra, qa, rt, qt, method=method)
+            psnr = bd_psnr(ra, qa, rt, qt, method=method)
+        except ConfigError as exc:  # a degenerate curve (e.g. one PSNR for every λ): no BD figure
+            out.update(method=method, warnings=[str(exc)])
+            return out
     out.update(
         method=method,
         bd_rate_pct=None if math.isnan(rate) else rate,
