@@ -12,6 +12,7 @@ and N/M of ``compressai.zoo.image.cfgs``. Every value can be overridden.
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 from compressai.models import (
@@ -53,7 +54,7 @@ def _elic(N: int, M: int) -> CompressionModel:
     base = [max(1, M // 20), max(1, M // 20), max(1, M // 10), max(1, M // 5)]
     groups = base + [M - sum(base)]
     if groups[-1] < 1:
-        raise ConfigError(f"elic needs M >= 8 (got M={M})")
+        raise ConfigError(f"elic needs M >= 5 (five channel groups), got M={M}")
     return Elic2022Official(N=N, M=M, groups=groups)
 
 
@@ -67,13 +68,32 @@ ARCHITECTURES: dict[str, Callable[[int, int], CompressionModel]] = {
 }
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_quality(quality: object) -> None:
+    # `True in range(1, 9)` and `3.0 in range(1, 9)` are both true: check the type as well
+    if not _is_int(quality) or quality not in range(1, 9):
+        raise ConfigError(f"quality must be 1..8 (CompressAI zoo presets), got {quality!r}")
+
+
 def _check(architecture: str, quality: int) -> None:
     if architecture not in ARCHITECTURES:
         raise ConfigError(
             f"unknown architecture {architecture!r}; choose one of: {', '.join(ARCHITECTURES)}"
         )
-    if quality not in range(1, 9):
-        raise ConfigError(f"quality must be 1..8 (CompressAI zoo presets), got {quality}")
+    _check_quality(quality)
+
+
+def _channels_arg(name: str, value: object, preset: int) -> int:
+    """An N/M/N_entropy override: None gives the preset; anything else must be a positive int."""
+    if value is None:
+        return preset
+    integral = _is_int(value) or (isinstance(value, float) and value.is_integer())
+    if not integral or int(value) < 1:  # type: ignore[call-overload]
+        raise ConfigError(f"{name} must be a positive integer (or unset for the quality preset), got {value!r}")
+    return int(value)  # type: ignore[call-overload]
 
 
 def preset_channels(architecture: str, quality: int) -> tuple[int, int]:
@@ -87,8 +107,7 @@ def default_lambda(quality: int, distortion: str = "mse") -> float:
     table = {"mse": LAMBDAS_MSE, "ms-ssim": LAMBDAS_MS_SSIM}.get(distortion)
     if table is None:
         raise ConfigError(f"distortion must be 'mse' or 'ms-ssim', got {distortion!r}")
-    if quality not in table:
-        raise ConfigError(f"quality must be 1..8 (CompressAI zoo presets), got {quality}")
+    _check_quality(quality)
     return table[quality]
 
 
@@ -107,10 +126,11 @@ def build_lic_model(
     :mod:`jpegnn.models.lic.students`). None or equal to N gives CompressAI's own model.
     """
     pN, pM = preset_channels(architecture, quality)
-    N, M = int(N or pN), int(M or pM)
-    if N < 1 or M < 1:
-        raise ConfigError(f"N and M must be positive, got N={N}, M={M}")
-    if N_entropy is not None and int(N_entropy) != N:
+    # `N or preset` would silently turn N=0 into the preset width
+    N, M = _channels_arg("N", N, pN), _channels_arg("M", M, pM)
+    if N_entropy is not None:
+        N_entropy = _channels_arg("N_entropy", N_entropy, N)
+    if N_entropy is not None and N_entropy != N:
         from jpegnn.models.lic.students import N_ENTROPY_ARCHITECTURES
 
         student = N_ENTROPY_ARCHITECTURES.get(architecture)
