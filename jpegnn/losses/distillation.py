@@ -35,6 +35,7 @@ Note on scales: at those weights the output term is small (image MSE ~1e-3) next
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal, Mapping, Optional, Sequence
 
@@ -50,6 +51,7 @@ __all__ = [
     "mse_distillation",
     "cosine_distillation",
     "kl_distillation",
+    "check_temperature",
     "latent_distillation",
     "distillation_objective",
 ]
@@ -90,6 +92,14 @@ def _rows(t: Tensor) -> Tensor:
     return t.movedim(1, -1).reshape(-1, t.shape[1])
 
 
+def check_temperature(temperature: object, arg_name: str = "kl_temperature") -> float:
+    """``temperature`` as a float if it is a finite number > 0, else a ConfigError naming ``arg_name``."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
+            or temperature <= 0:
+        raise ConfigError(f"{arg_name} (the KD kl softmax temperature) must be a finite number > 0, got {temperature!r}")
+    return float(temperature)
+
+
 def kl_distillation(student: Tensor, teacher: Tensor, temperature: float = 1.0) -> Tensor:
     """KL(softmax(t/T) ‖ softmax(s/T)) over channels, averaged over positions, times T².
 
@@ -97,8 +107,7 @@ def kl_distillation(student: Tensor, teacher: Tensor, temperature: float = 1.0) 
     reduction="batchmean")`` on ``(B·H·W) x C`` rows, i.e. nats per latent position.
     """
     _check_pair(student, teacher, "kl")
-    if temperature <= 0:
-        raise ConfigError(f"KD kl: temperature must be > 0, got {temperature}")
+    check_temperature(temperature)
     log_q = F.log_softmax(_rows(student) / temperature, dim=1)
     p = F.softmax(_rows(teacher.detach()) / temperature, dim=1)
     return F.kl_div(log_q, p, reduction="batchmean") * temperature**2
@@ -136,6 +145,13 @@ def parse_kd_weights(weights: Sequence[float], arg_name: str = "kd_weights") -> 
     Raises:
         ConfigError: Wrong length, negative or non-finite value, all weights zero, or λ <= 0.
     """
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence) or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Real) for v in weights
+    ):
+        raise ConfigError(
+            f"{arg_name} must be a list of 3, 4 or 5 numbers, e.g. [0.3, 0.3, 0.4] (latent, output, RD), "
+            f"got {weights!r}"
+        )
     values = [float(v) for v in weights]
     if len(values) not in (3, 4, 5):
         raise ConfigError(

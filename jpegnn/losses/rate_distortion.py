@@ -8,11 +8,14 @@ divided by the number of pixels of the batch (bits per pixel, not per sample).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Mapping
 
 import torch
 from torch import Tensor, nn
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
+from jpegnn.errors import ConfigError
 
 _MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -62,7 +65,9 @@ class RateDistortionLoss(nn.Module):
     def __init__(self, lmbda: float, distortion: str = "mse"):
         super().__init__()
         if distortion not in ("mse", "ms-ssim"):
-            raise ValueError(f"distortion must be 'mse' or 'ms-ssim', got {distortion!r}")
+            raise ConfigError(f"distortion must be 'mse' or 'ms-ssim', got {distortion!r}")
+        if isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real) or not math.isfinite(lmbda) or lmbda <= 0:
+            raise ConfigError(f"lmbda (the rate-distortion λ) must be a finite number > 0, got {lmbda!r}")
         self.lmbda = float(lmbda)
         self.distortion = distortion
 

@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -57,7 +59,7 @@ from torchmetrics.image import PeakSignalNoiseRatio
 
 from jpegnn.coding.padding import crop_to, pad_to_multiple
 from jpegnn.errors import CheckpointError, ConfigError, one_line_error
-from jpegnn.losses.distillation import KDWeights, distillation_objective, latent_distillation, mse_distillation, parse_kd_weights
+from jpegnn.losses.distillation import KDWeights, check_temperature, distillation_objective, latent_distillation, mse_distillation, parse_kd_weights
 from jpegnn.models.autoencoder import ConvAutoencoder
 from jpegnn.models.lic.registry import ARCHITECTURES
 from jpegnn.models.lic.students import forward_with_latents, latent_channels
@@ -310,6 +312,10 @@ class DistillationModule(LICModule):
             raise ConfigError(f"latent_loss must be 'mse', 'cosine' or 'kl', got {latent_loss!r}")
         if N is None:
             raise ConfigError("DistillationModule: give the student's width N (e.g. N: 64)")
+        for name, value in (("N", N), ("M", M), ("N_entropy", N_entropy)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"DistillationModule: argument '{name}' must be a positive integer, got {value!r}")
+        check_temperature(kl_temperature)
         if kd.lmbda is not None and lmbda is not None and not math.isclose(kd.lmbda, lmbda):
             raise ConfigError(f"lmbda={lmbda} conflicts with the RD λ {kd.lmbda} given as 5th value of kd_weights")
 
@@ -589,8 +595,14 @@ class AutoencoderDistillationModule(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"])
-        if len(kd_weights) != 3 or any(not math.isfinite(float(w)) or float(w) < 0 for w in kd_weights):
-            raise ConfigError(f"kd_weights must be 3 values >= 0 (latent, output, reconstruction), got {list(kd_weights)}")
+        if (isinstance(kd_weights, (str, bytes)) or not isinstance(kd_weights, Sequence) or len(kd_weights) != 3
+                or any(isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0
+                       for w in kd_weights)):
+            raise ConfigError(f"kd_weights must be 3 numbers >= 0 (latent, output, reconstruction), got {kd_weights!r}")
+        for name, value in (("N", N), ("M", M), ("depth", depth)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"AutoencoderDistillationModule: argument '{name}' must be a positive integer, got {value!r}")
+        check_temperature(kl_temperature)
         if latent_loss not in ("mse", "cosine", "kl"):
             raise ConfigError(f"latent_loss must be 'mse', 'cosine' or 'kl', got {latent_loss!r}")
         self.optimizer_factory = optimizer
