@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from jpegnn.errors import CheckpointError, ConfigError
+from jpegnn.errors import CheckpointError, ConfigError, DataError
 
 __all__ = ["Degraded", "Degradation", "JPEGDegradation", "CheckpointDegradation", "jpeg_roundtrip"]
 
@@ -58,6 +58,18 @@ class Degradation:
     def describe(self) -> str:
         """One line naming the codec and its settings (recorded with the results)."""
         raise NotImplementedError
+
+
+def _check_images(images: object, where: str) -> Tensor:
+    """``images`` if it is a non-empty ``B x 3 x H x W`` floating-point tensor, else a DataError."""
+    if not isinstance(images, Tensor):
+        raise DataError(f"{where}: argument 'images' must be a B x 3 x H x W RGB tensor in [0, 1], got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3 or images.numel() == 0 or not images.is_floating_point():
+        raise DataError(
+            f"{where}: argument 'images' must be a non-empty B x 3 x H x W floating-point RGB tensor in [0, 1], got "
+            f"shape {tuple(images.shape)} ({images.dtype}); convert grayscale images to RGB in the data module"
+        )
+    return images
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int, subsampling: int = 2) -> tuple[np.ndarray, int]:
@@ -114,6 +126,7 @@ class JPEGDegradation(Degradation):
 
     @torch.no_grad()
     def __call__(self, images: Tensor, training: bool = False) -> Degraded:
+        _check_images(images, "JPEGDegradation")
         arr = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         h, w = arr.shape[1:3]
         qs = self.qualities(arr.shape[0], training)
@@ -165,6 +178,7 @@ class CheckpointDegradation(Degradation):
         from jpegnn.coding.padding import crop_to, pad_to_multiple
         from jpegnn.losses.rate_distortion import bits_from_likelihoods
 
+        _check_images(images, "CheckpointDegradation")
         model = self._model(images.device)
         x = images.detach().float().clamp(0, 1)
         h, w = x.shape[-2:]

@@ -110,6 +110,10 @@ class EnhancementModule(LightningModule):
         super().__init__()
         if isinstance(ctu_size, bool) or not isinstance(ctu_size, int) or ctu_size < 8:
             raise ConfigError(f"EnhancementModule: argument 'ctu_size' must be an integer >= 8, got {ctu_size!r}")
+        if isinstance(num_log_images, bool) or not isinstance(num_log_images, int) or num_log_images < 0:
+            raise ConfigError(
+                f"EnhancementModule: argument 'num_log_images' must be an integer >= 0, got {num_log_images!r}"
+            )
         if degradation is not None and not isinstance(degradation, Degradation):
             raise ConfigError(
                 "EnhancementModule: argument 'degradation' must be a jpegnn.enhance.JPEGDegradation or "
