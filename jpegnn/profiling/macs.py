@@ -16,6 +16,14 @@ adaptive average pooling (one per input value).
 Bias additions and elementwise operations (activations, GDN's square and reciprocal square
 root, rounding, concatenation) are not counted; GDN's channel mixing is a 1x1 convolution and is
 counted. Unsupported operators are listed in ``unsupported_ops`` with their call counts.
+
+**Fallback.** fvcore's TorchScript trace sees a ``torch.autograd.Function`` only as an opaque
+``prim::PythonOp`` (whose matrix products it cannot count), and the tracer can fail on one
+outright (the differentiable JPEG's DCT). When the trace fails, or when it contains a
+``prim::PythonOp`` other than the known elementwise ones (:data:`ELEMENTWISE_PYTHON_OPS`), the
+count is taken instead with ``torch.utils.flop_counter.FlopCounterMode`` (which sees through
+autograd Functions): its FLOPs / 2, per part by module name. ``counter`` names the counter used
+and ``note`` why; that counter counts convolutions and matrix products only.
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ from torch import Tensor, nn
 
 from jpegnn.profiling.modes import eval_mode, frozen_parameters
 
-__all__ = ["MacCount", "count_macs"]
+__all__ = ["MacCount", "count_macs", "ELEMENTWISE_PYTHON_OPS"]
+
+#: autograd Functions known to do elementwise work only (CompressAI's lower bound in GDN)
+ELEMENTWISE_PYTHON_OPS = frozenset({"prim::PythonOp.LowerBoundFunction"})
 
 
 @dataclass
@@ -39,6 +50,8 @@ class MacCount:
     total: int
     by_part: dict[str, int] = field(default_factory=dict)
     unsupported_ops: dict[str, int] = field(default_factory=dict)
+    counter: str = "fvcore"
+    note: Optional[str] = None
 
 
 def _tensors(obj: Any) -> list[Tensor]:
@@ -106,17 +119,53 @@ def count_macs(
 
     parts = dict(parts or {})
     wrapper = _Traced(fn, root, parts)
-    with eval_mode(wrapper), frozen_parameters(wrapper), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarnings about python values in the trace
-        analysis = FlopCountAnalysis(wrapper, ())
-        analysis.unsupported_ops_warnings(False)
-        analysis.uncalled_modules_warnings(False)
-        analysis.tracer_warnings("none")
-        total = int(analysis.total())
-        by_module = analysis.by_module()
-        unsupported = dict(analysis.unsupported_ops())
     path_of = {}
     for name, module in wrapper.named_modules():
         path_of.setdefault(id(module), name)
+    try:
+        with eval_mode(wrapper), frozen_parameters(wrapper), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings about python values in the trace
+            analysis = FlopCountAnalysis(wrapper, ())
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+            total = int(analysis.total())
+            by_module = analysis.by_module()
+            unsupported = {str(k): int(v) for k, v in analysis.unsupported_ops().items()}
+    except Exception as exc:  # noqa: BLE001 - the JIT tracer fails on some autograd Functions
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _flop_counter_macs(wrapper, parts, path_of, f"fvcore trace failed ({type(exc).__name__}: {first})")
+    opaque = sorted(k for k in unsupported if k.startswith("prim::PythonOp") and k not in ELEMENTWISE_PYTHON_OPS)
+    if opaque:
+        return _flop_counter_macs(wrapper, parts, path_of, "fvcore cannot see inside " + ", ".join(opaque), unsupported)
     by_part = {name: _part_macs(module, path_of, by_module) for name, module in parts.items()}
-    return MacCount(total=total, by_part=by_part, unsupported_ops={str(k): int(v) for k, v in unsupported.items()})
+    return MacCount(total=total, by_part=by_part, unsupported_ops=unsupported)
+
+
+def _flop_counter_macs(
+    wrapper: _Traced,
+    parts: Mapping[str, nn.Module],
+    path_of: dict[int, str],
+    note: str,
+    unsupported: Optional[dict[str, int]] = None,
+) -> MacCount:
+    """MACs = FLOPs / 2 of ``torch.utils.flop_counter.FlopCounterMode`` (see the module docstring)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with eval_mode(wrapper), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with FlopCounterMode(display=False) as counter:
+            wrapper()
+    counts = counter.get_flop_counts()
+    top = type(wrapper).__name__
+    by_module = {
+        path: sum(counts.get(f"{top}.{path}" if path else top, {}).values()) // 2 for path in set(path_of.values())
+    }
+    by_part = {name: _part_macs(module, path_of, by_module) for name, module in parts.items()}
+    return MacCount(
+        total=int(counter.get_total_flops()) // 2,
+        by_part=by_part,
+        unsupported_ops=dict(unsupported or {}),
+        counter="torch.utils.flop_counter (FLOPs / 2)",
+        note=note,
+    )

@@ -81,3 +81,46 @@ def test_container_parts_sum_their_members(size):
     x = torch.rand(1, 3, size[1], size[0])
     count = count_macs(lambda: root(x), root=root, parts={"both": nn.ModuleList([a, b])})
     assert count.by_part["both"] == count.total == size[0] * size[1] * (3 * 4 + 4 * 2)
+
+
+class _MatmulFunction(torch.autograd.Function):
+    """An autograd Function doing real work (like the JPEG DCT): opaque to fvcore's trace."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.k = w  # a non-tensor attribute on ctx, as jpegnn.jpeg.dct does
+        return x @ w
+
+    @staticmethod
+    def backward(ctx, g):
+        return g @ ctx.k.T, None
+
+
+class _WithFunction(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.register_buffer("w", torch.rand(8, 8))
+
+    def forward(self, x):
+        return _MatmulFunction.apply(self.conv(x), self.w)
+
+
+def test_work_inside_an_autograd_function_is_counted():
+    module = _WithFunction()
+    x = torch.rand(1, 3, 8, 8)
+    count = count_macs(lambda: module(x), root=module, parts={"conv": module.conv})
+    conv = 8 * 8 * 4 * 3
+    matmul = 4 * 8 * 8 * 8  # (1x4x8x8) @ (8x8)
+    assert count.total == conv + matmul
+    assert count.by_part == {"conv": conv}
+    assert count.counter.startswith("torch.utils.flop_counter") and count.note
+
+
+def test_differentiable_jpeg_classifier_is_counted_not_a_crash():
+    from jpegnn.cli import build_from_config
+    from jpegnn.profiling.complexity import complexity_report
+
+    module = build_from_config("configs/jpeg/classify.yaml")
+    report = complexity_report(module, (32, 32))
+    assert report["macs"]["forward"] > 0 and "flop_counter" in report["counter"]
