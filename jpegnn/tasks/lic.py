@@ -33,7 +33,7 @@ from typing import Any, Literal, Optional, Sequence
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio
@@ -110,6 +110,9 @@ class LICModule(LightningModule):
         N_entropy: Optional[int] = None,
     ) -> None:
         super().__init__()
+        if lr_scheduler_interval not in ("epoch", "step"):
+            # any other value used to leave the scheduler unstepped, silently
+            raise ConfigError(f"lr_scheduler_interval must be 'epoch' or 'step', got {lr_scheduler_interval!r}")
         self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler"])
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
@@ -126,6 +129,8 @@ class LICModule(LightningModule):
         self.val_bpp = BitsPerPixel()
         self.val_psnr = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3))
         self._test_rows: list[dict[str, Any]] = []
+        # whether validation ran in the current training epoch (a plateau scheduler steps on fresh values only)
+        self._validated_this_epoch = False
         # plain attribute, not a registered submodule: it must not duplicate the state dict
         object.__setattr__(self, "_compiled_model", None)
 
@@ -264,17 +269,46 @@ class LICModule(LightningModule):
                 "Lower the learning rate or λ, or check the input data."
             )
 
+    def on_train_epoch_start(self) -> None:
+        self._validated_this_epoch = False
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._validated_this_epoch = True
+
     def on_train_epoch_end(self) -> None:
         # Runs after the epoch's validation, so a plateau scheduler sees this epoch's val metric.
         sched = self._scheduler()
         if sched is None:
             return
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            value = self.trainer.callback_metrics.get(self.hparams.lr_scheduler_monitor)
-            if value is not None:
-                sched.step(float(value))
+            self._step_plateau(sched)
         elif self.hparams.lr_scheduler_interval == "epoch":
             sched.step()
+
+    def _step_plateau(self, sched: torch.optim.lr_scheduler.ReduceLROnPlateau) -> None:
+        monitor = self.hparams.lr_scheduler_monitor
+        metrics = self.trainer.callback_metrics
+        value = metrics.get(monitor)
+        if value is None:
+            if self._validated_this_epoch:
+                # the epoch's metrics are all logged by now: the key does not exist (a typo such as
+                # "val_loss" for "val/loss" used to leave the learning rate constant, silently)
+                raise ConfigError(
+                    f"lr_scheduler_monitor={monitor!r} is not a logged metric, so ReduceLROnPlateau "
+                    f"cannot step; logged metrics: {', '.join(sorted(metrics)) or 'none'}"
+                )
+            # no validation in this epoch (check_val_every_n_epoch > 1, or none configured)
+            rank_zero_warn(
+                f"ReduceLROnPlateau did not step after epoch {self.current_epoch}: no value of "
+                f"lr_scheduler_monitor={monitor!r} (no validation ran in this epoch)"
+            )
+            return
+        if monitor.startswith("val") and not self._validated_this_epoch:
+            # the value left from an earlier validation: stepping on it again would count one
+            # measurement as several epochs of patience
+            return
+        sched.step(float(value))
 
     # ------------------------------------------------------------------ validation
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

@@ -148,3 +148,44 @@ def test_speed_options_do_not_change_the_checkpoint_layout(tmp_path):
     trainer.fit(fast, TinyData())
     assert list(fast.state_dict()) == list(plain.state_dict())
     assert fast.model.g_a[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def _plateau_module(**kw):
+    from functools import partial
+
+    return LICModule(
+        "bmshj2018-factorized", N=8, M=12,
+        lr_scheduler=partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=0, factor=0.5), **kw,
+    )
+
+
+def test_plateau_monitor_that_is_not_logged_is_a_config_error(tmp_path):
+    # a typo used to leave the learning rate constant for the whole run, silently
+    from jpegnn.errors import ConfigError
+
+    module = _plateau_module(lr_scheduler_monitor="val_loss")
+    with pytest.raises(ConfigError, match=r"lr_scheduler_monitor='val_loss'.*val/loss"):
+        _trainer(tmp_path, max_steps=-1, max_epochs=1, limit_val_batches=1).fit(module, TinyData())
+
+
+def test_plateau_steps_only_on_fresh_validation_values(tmp_path):
+    module = _plateau_module()
+    trainer = _trainer(tmp_path, max_steps=-1, max_epochs=4, check_val_every_n_epoch=2, limit_val_batches=1)
+    with pytest.warns(UserWarning, match="ReduceLROnPlateau did not step after epoch 0"):
+        trainer.fit(module, TinyData())
+    # validation after epochs 1 and 3 only: two steps, not a second one on epoch 1's stale value
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 2
+
+
+def test_plateau_steps_every_validated_epoch(tmp_path):
+    module = _plateau_module()
+    trainer = _trainer(tmp_path, max_steps=-1, max_epochs=2, limit_val_batches=1)
+    trainer.fit(module, TinyData())
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 2
+
+
+def test_unknown_scheduler_interval_is_a_config_error():
+    from jpegnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lr_scheduler_interval must be 'epoch' or 'step', got 'steps'"):
+        LICModule("bmshj2018-factorized", N=8, M=12, lr_scheduler_interval="steps")
