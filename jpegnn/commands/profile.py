@@ -85,6 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _build_module(cfg: str, overrides: list[str]) -> Any:
+    """``build_from_config`` with jsonargparse's usage dump and exit turned into one ConfigError."""
+    import io
+
+    from jpegnn.cli import build_from_config
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+            return build_from_config(cfg, overrides)
+    except SystemExit:
+        lines = captured.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+        skip = ("Subtypes:", "Errors:", "- Expected a <class 'NoneType'>", "Given value")
+        detail = [ln.strip() for ln in (lines[start:] if start is not None else lines[-1:])
+                  if ln.strip() and not ln.strip().startswith(skip)]
+        text = " ".join(detail).removeprefix("error: ") or "invalid configuration"
+        text = text if len(text) <= 300 else text[:297] + "..."
+        raise ConfigError(f"--config {cfg} does not give a model: {text}") from None
+
+
 def _flag(override: str) -> str:
     return override if override.startswith("--") else "--" + override
 
@@ -203,12 +224,23 @@ def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
     from jpegnn.profiling.summary import PROFILE_COLUMNS
     from jpegnn.profiling.tables import text_table
 
-    headers = [h for _, h in PROFILE_COLUMNS]
-    print(text_table(headers, [[row.get(k) for k, _ in PROFILE_COLUMNS] for row in rows]))
+    columns = list(PROFILE_COLUMNS)
+    # modules without encoder/decoder sides (enhancement, JPEG q-table networks) have a forward
+    # workload instead: show it rather than a row of n/a
+    extra = {"kmacs_per_pixel_decoder": [("gmacs_forward", "GMACs fwd"), ("kmacs_per_pixel_forward", "kMAC/px fwd")],
+             "decode_ms": [("forward_ms", "forward ms")]}
+    for after, added in extra.items():
+        added = [c for c in added if any(row.get(c[0]) is not None for row in rows)]
+        i = [k for k, _ in columns].index(after) + 1
+        columns[i:i] = added
+    headers = [h for _, h in columns]
+    print(text_table(headers, [[row.get(k) for k, _ in columns] for row in rows]))
     first = rows[0]
     notes = [
         f"size {first['size']} on {first['device']}; MACs: fvcore, 1 fused multiply-add = 1 MAC; MB = 10^6 bytes",
     ]
+    notes += [f"{row['model']}: MACs {row['complexity']['counter'].split('; ', 1)[1]}"
+              for row in rows if "counted with" in row["complexity"].get("counter", "")]
     definitions = first["complexity"].get("definitions", {})
     notes += [f"GMACs {side}: {text}" for side, text in definitions.items() if text]
     notes.append(f"encode/decode: {first.get('coding')}; median of {repeats} calls after {warmup} warm-up, "
@@ -230,7 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = _device(args.device)
     warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
 
-    from jpegnn.cli import build_from_config
     from jpegnn.profiling.summary import profile_module, setup_energy
     from jpegnn.utils.atomic import write_json_atomic
 
@@ -241,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for name, cfg, overrides, ckpt in _models(args):
         with _quiet_lightning():
-            module = build_from_config(cfg, overrides)
+            module = _build_module(cfg, overrides)
         if ckpt:
             load_checkpoint_weights(module, ckpt)
         rows.append(

@@ -93,3 +93,37 @@ def test_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
     bad.write_text("not a checkpoint")
     assert main(["profile", "--config", TINY, "--ckpt", str(bad), *FAST, "--no-energy"]) == 2
     assert "is not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--override", "model.init_args.foo=3"], "Option 'foo' is not accepted"),
+        (["--widths", "8", "--width-arg", "model.init_args.bar"], "Option 'bar' is not accepted"),
+    ],
+)
+def test_config_that_does_not_instantiate_is_one_line(args, message, capsys):
+    assert main(["profile", "--config", TINY, *args, *FAST, "--no-energy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"jpegnn: error: --config {TINY} does not give a model: "), err
+    assert message in err[0]
+
+
+def test_config_without_a_model_is_one_line(capsys):
+    assert main(["profile", "--config", "configs/data/kodak.yaml", *FAST, "--no-energy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "configs/data/kodak.yaml does not give a model" in err[0], err
+
+
+def test_module_without_sides_shows_its_forward_pass(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["profile", "--config", "configs/enhance/rdn-rgb-jpeg20.yaml", "--size", "32x32", "--repeats", "1",
+                 "--warmup", "0", "--no-energy", "--json", str(out)]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()[:3]
+    assert "GMACs fwd" in header and "forward ms" in header
+    doc = json.loads(out.read_text())
+    assert doc["gmacs_forward"] > 0 and doc["forward_ms"] > 0
+    from jpegnn.profiling.tables import format_value
+
+    cells = row.split()
+    assert format_value(doc["gmacs_forward"]) in cells and format_value(doc["forward_ms"]) in cells, row
