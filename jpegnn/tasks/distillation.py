@@ -387,6 +387,8 @@ class DistillationModule(LICModule):
         )
         if kd.z > 0 and student_z is None:
             raise ConfigError(f"kd_weights give z a weight, but the student architecture {architecture!r} has no z")
+        if teachers is not None:  # explicit teacher_M / teacher_N_entropy must fit the teacher just read
+            self._check_teacher_channels(teachers)
         # plain attribute, not a submodule: never saved, never trained, never switched to train()
         object.__setattr__(self, "_teachers", teachers)
 
@@ -639,7 +641,13 @@ class AutoencoderDistillationModule(LightningModule):
         if self.hparams.teacher_ckpt is None:
             return None
         if self._teacher is None:
-            object.__setattr__(self, "_teacher", self._load_teacher())
+            teacher = self._load_teacher()
+            if self.hparams.teacher_M is not None and teacher.M != self.hparams.teacher_M:
+                raise ConfigError(
+                    f"teacher_ckpt {self.hparams.teacher_ckpt} has {teacher.M} latent channels, but this student was "
+                    f"built for teacher_M={self.hparams.teacher_M}"
+                )
+            object.__setattr__(self, "_teacher", teacher)
         return self._teacher
 
     def setup(self, stage: str) -> None:
