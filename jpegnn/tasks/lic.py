@@ -208,11 +208,28 @@ class LICModule(LightningModule):
         aux_opt.zero_grad(set_to_none=True)
         # Disjoint parameters: loss reaches only the network, aux_loss only the quantiles.
         self.manual_backward(losses["loss"] + aux_loss)
-        if self.hparams.clip_max_norm > 0:
-            self.clip_gradients(opt, gradient_clip_val=self.hparams.clip_max_norm, gradient_clip_algorithm="norm")
-        opt.step()  # counted: global_step advances once per batch
-        # Stepped through the strategy (precision plugin, hooks) but not Lightning's step counter.
-        self.trainer.strategy.optimizer_step(aux_opt.optimizer, closure=lambda: None, model=self)
+        # fp16 AMP ("16-mixed"): the gradients are scaled by the GradScaler's current scale S.
+        # opt.step() unscales the network gradients, then steps and *updates* S; so the aux
+        # gradients are unscaled here, with the S of this backward pass (their inf check then also
+        # counts in that update), and the aux optimizer steps by itself afterwards, once.
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        aux_finite = True
+        if scaler is not None:
+            scaler.unscale_(aux_opt.optimizer)
+            grads = [p.grad for g in aux_opt.optimizer.param_groups for p in g["params"] if p.grad is not None]
+            aux_finite = bool(torch.isfinite(torch.cat([g.flatten() for g in grads])).all()) if grads else True
+        # gradient clipping happens in on_before_optimizer_step: after the AMP unscaling
+        self._clip_pending = self.hparams.clip_max_norm > 0
+        try:
+            opt.step()  # counted: global_step advances once per batch
+        finally:
+            self._clip_pending = False
+        if scaler is None:
+            # Stepped through the strategy (precision plugin, hooks) but not Lightning's step counter.
+            self.trainer.strategy.optimizer_step(aux_opt.optimizer, closure=lambda: None, model=self)
+        elif aux_finite:
+            # already unscaled: the precision plugin would unscale a second time, with the updated S
+            aux_opt.optimizer.step()
 
         sched = self._scheduler()
         if (
@@ -239,6 +256,13 @@ class LICModule(LightningModule):
                 self.log(name, value.detach(), prog_bar=name in ("train/loss", "train/bpp_estimated"), batch_size=bs)
             self.log("train/lr", float(opt.param_groups[0]["lr"]), batch_size=bs)
         return losses["loss"].detach()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Lightning calls this inside opt.step(), after unscaling the gradients under fp16 AMP:
+        # clipping before opt.step() would clip the *scaled* gradients (to max_norm/S once unscaled).
+        if getattr(self, "_clip_pending", False):
+            self._clip_pending = False
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.clip_max_norm, gradient_clip_algorithm="norm")
 
     def _is_logging_step(self) -> bool:
         """True on the batches whose logged values Lightning's logger actually writes."""

@@ -189,3 +189,35 @@ def test_unknown_scheduler_interval_is_a_config_error():
 
     with pytest.raises(ConfigError, match="lr_scheduler_interval must be 'epoch' or 'step', got 'steps'"):
         LICModule("bmshj2018-factorized", N=8, M=12, lr_scheduler_interval="steps")
+
+
+def test_fp16_amp_clips_unscaled_gradients_and_unscales_aux_once(tmp_path):
+    """fp16 AMP (a GradScaler; CPU scaler here, the GPU path is the same code): one SGD(lr=1) step
+    moves the network by the *clipped unscaled* gradient and the quantiles by their true gradient,
+    as in fp32. The network used to move by max_norm/scale (clipping the scaled gradients) and the
+    quantiles by grad·S/S' (unscaled after opt.step() had already grown the scale S to S')."""
+    from functools import partial
+
+    from lightning.pytorch.plugins import MixedPrecision
+
+    def one_step(amp):
+        torch.manual_seed(0)
+        module = LICModule(
+            "bmshj2018-hyperprior", N=8, M=12,
+            optimizer=partial(torch.optim.SGD, lr=1.0), aux_optimizer=partial(torch.optim.SGD, lr=1.0),
+        )
+        before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8, growth_interval=1)
+        plugins = [MixedPrecision("16-mixed", "cpu", scaler=scaler)] if amp else []
+        _trainer(tmp_path, max_steps=1, plugins=plugins).fit(module, TinyData())
+        moved = {n: float((p.detach() - before[n]).norm()) for n, p in module.model.named_parameters()}
+        net = sum(v**2 for n, v in moved.items() if not n.endswith("quantiles")) ** 0.5
+        aux = moved["entropy_bottleneck.quantiles"]
+        return net, aux, scaler.get_scale()
+
+    net32, aux32, _ = one_step(False)
+    net16, aux16, scale = one_step(True)
+    assert net32 == pytest.approx(1.0, rel=1e-4)  # the gradient norm is above clip_max_norm=1.0
+    assert net16 == pytest.approx(1.0, rel=1e-3)
+    assert aux16 == pytest.approx(aux32, rel=1e-2)
+    assert scale == 2.0**9  # one scaler update per batch (growth_interval=1)
