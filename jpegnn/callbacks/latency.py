@@ -25,7 +25,8 @@ rANS entropy coding, on a copy of the network) are timed on a deterministic synt
 the median of ``repeats`` synchronised calls, logged as ``latency/encode_ms`` and
 ``latency/decode_ms`` (or ``latency/forward_ms`` for modules without a codec).
 
-Results (with the medians of the sampled training timings) are written to ``latency.json`` in
+Each codec result notes the device and ``cpu_threads`` (``torch.get_num_threads()``), on which
+CPU latency depends. Results (with the medians of the sampled training timings) are written to ``latency.json`` in
 the run's log folder on rank zero.
 """
 
@@ -36,6 +37,7 @@ import statistics
 import time
 from typing import Any, Optional
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
@@ -142,7 +144,8 @@ class LatencyCallback(Callback):
         out = run_dir(trainer) / self.filename  # collective: every rank
         if not trainer.is_global_zero:
             return
-        result: dict[str, Any] = {"image": f"synthetic {format_size(self.size)} (seed 0)"}
+        result: dict[str, Any] = {"image": f"synthetic {format_size(self.size)} (seed 0)",
+                                  "device": str(pl_module.device), "cpu_threads": torch.get_num_threads()}
         if self.measure_coding:
             try:
                 x = synthetic_image(*self.size, device=pl_module.device)

@@ -237,7 +237,7 @@ def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
     print(text_table(headers, [[row.get(k) for k, _ in columns] for row in rows]))
     first = rows[0]
     notes = [
-        f"size {first['size']} on {first['device']}; MACs: fvcore, 1 fused multiply-add = 1 MAC; MB = 10^6 bytes",
+        f"size {first['size']} on {first['device']} ({first.get('cpu_threads')} CPU threads); MACs: fvcore, 1 fused multiply-add = 1 MAC; MB = 10^6 bytes",
     ]
     notes += [f"{row['model']}: MACs {row['complexity']['counter'].split('; ', 1)[1]}"
               for row in rows if "counted with" in row["complexity"].get("counter", "")]

@@ -11,6 +11,9 @@
     Median wall time of the codec (:func:`jpegnn.profiling.workloads.resolve_coding`: real rANS
     entropy coding for CompressAI models), after ``warmup`` calls, over ``repeats`` calls,
     device-synchronised. ``*_timing`` hold mean/min/max too.
+``cpu_threads``
+    ``torch.get_num_threads()`` during the timing (CPU latency scales with it; rANS runs on
+    the CPU on every device).
 ``bits_per_pixel``
     Size of the bitstream the timed encode produced (when the codec returns one).
 ``peak_memory_mb``, ``memory_kind``
@@ -122,7 +125,8 @@ def profile_module(
     device = torch.device(device)
     module = module.to(device)
     width, height = size
-    row: dict[str, Any] = {"model": name, "size": format_size(size), "device": str(device)}
+    row: dict[str, Any] = {"model": name, "size": format_size(size), "device": str(device),
+                           "cpu_threads": torch.get_num_threads()}
     report = complexity_report(module, size, device=device)
     row.update(
         params=report["params"],

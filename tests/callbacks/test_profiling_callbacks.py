@@ -123,6 +123,7 @@ def test_latency_samples_and_codec_timing(lic_run):
         assert results[stage]["encode_ms"] > 0 and results[stage]["decode_ms"] > 0
         assert "rANS" in results[stage]["coding"]
         assert results[stage]["decode_timing"]["repeats"] == 2
+        assert results[stage]["cpu_threads"] >= 1 and results[stage]["device"] == "cpu"  # CPU latency depends on it
 
 
 def test_memory_on_cpu_is_the_process_peak_rss(lic_run):

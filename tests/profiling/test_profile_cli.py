@@ -29,6 +29,7 @@ def test_table_and_json(tmp_path, capsys):
     assert doc["params"] == 21_563 and doc["gmacs_encoder"] > 0 and doc["gmacs_decoder"] > 0
     assert doc["encode_ms"] > 0 and doc["decode_ms"] > 0 and doc["bits_per_pixel"] > 0
     assert doc["memory_kind"] == "process_peak_rss"
+    assert doc["cpu_threads"] >= 1 and f"({doc['cpu_threads']} CPU threads)" in printed.out
     assert len(doc["models"]) == 1 and doc["models"][0]["params"] == doc["params"]
 
 
