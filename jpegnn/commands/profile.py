@@ -239,8 +239,8 @@ def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
     notes = [
         f"size {first['size']} on {first['device']} ({first.get('cpu_threads')} CPU threads); MACs: fvcore, 1 fused multiply-add = 1 MAC; MB = 10^6 bytes",
     ]
-    notes += [f"{row['model']}: MACs {row['complexity']['counter'].split('; ', 1)[1]}"
-              for row in rows if "counted with" in row["complexity"].get("counter", "")]
+    notes += [f"{row['model']}: MACs of {side} counted with {text}"
+              for row in rows for side, text in row["complexity"].get("counter_fallbacks", {}).items()]
     definitions = first["complexity"].get("definitions", {})
     notes += [f"GMACs {side}: {text}" for side, text in definitions.items() if text]
     notes.append(f"encode/decode: {first.get('coding')}; median of {repeats} calls after {warmup} warm-up, "

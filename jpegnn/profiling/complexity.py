@@ -11,7 +11,8 @@
 * ``parts``: per part, ``params``, ``params_mb_fp32`` and ``macs`` per workload;
 * ``definitions``: what each workload includes (for CompressAI models see
   :mod:`jpegnn.profiling.lic`); ``counter``: how MACs were counted (naming any workload counted
-  with the ``FlopCounterMode`` fallback of :mod:`jpegnn.profiling.macs`); ``unsupported_ops``.
+  with the ``FlopCounterMode`` fallback of :mod:`jpegnn.profiling.macs`, also listed in
+  ``counter_fallbacks``: ``{workload: "counter: reason"}``); ``unsupported_ops``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def complexity_report(
     report["definitions"] = {name: (fn.__doc__ or "").strip() for name, fn in functions.items()}
     report["counter"] = COUNTER_DESCRIPTION
     fallbacks = {name: f"{c.counter}: {c.note}" for name, c in counts.items() if c.counter != "fvcore"}
-    if fallbacks:  # fvcore could not count these workloads (see jpegnn.profiling.macs)
+    report["counter_fallbacks"] = fallbacks  # workloads fvcore could not count (see jpegnn.profiling.macs)
+    if fallbacks:
         report["counter"] += "; " + "; ".join(f"{name} counted with {text}" for name, text in fallbacks.items())
     report["unsupported_ops"] = {name: c.unsupported_ops for name, c in counts.items()}
     return report

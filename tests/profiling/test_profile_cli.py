@@ -128,3 +128,10 @@ def test_module_without_sides_shows_its_forward_pass(tmp_path, capsys):
 
     cells = row.split()
     assert format_value(doc["gmacs_forward"]) in cells and format_value(doc["forward_ms"]) in cells, row
+
+
+def test_counter_fallback_is_named_in_the_table(capsys):
+    assert main(["profile", "--config", "configs/jpeg/frequency.yaml", *FAST, "--no-energy"]) == 0
+    out = capsys.readouterr().out
+    note = [line for line in out.splitlines() if line.startswith("frequency: MACs of forward counted with")]
+    assert len(note) == 1 and note[0].endswith("fvcore trace failed (RuntimeError: unordered_map::at)"), out
