@@ -267,8 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     image = _load_image(args.image, args.size_wh) if args.image else None
     energy = None if args.no_energy else setup_energy(device, args.idle_seconds)
-    if energy is not None and not energy.available:
-        print(f"energy unavailable: {energy.reason}", file=sys.stderr)
+    # an unavailable energy measurement is said once, in the table's notes
     rows = []
     for name, cfg, overrides, ckpt in _models(args):
         with _quiet_lightning():

@@ -135,3 +135,9 @@ def test_counter_fallback_is_named_in_the_table(capsys):
     out = capsys.readouterr().out
     note = [line for line in out.splitlines() if line.startswith("frequency: MACs of forward counted with")]
     assert len(note) == 1 and note[0].endswith("fvcore trace failed (RuntimeError: unordered_map::at)"), out
+
+
+def test_energy_unavailable_is_said_once(capsys):
+    assert main(["profile", "--config", TINY, TINY, *FAST]) == 0
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("energy unavailable: no CUDA device") == 1, printed
