@@ -228,7 +228,8 @@ def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
     # modules without encoder/decoder sides (enhancement, JPEG q-table networks) have a forward
     # workload instead: show it rather than a row of n/a
     extra = {"kmacs_per_pixel_decoder": [("gmacs_forward", "GMACs fwd"), ("kmacs_per_pixel_forward", "kMAC/px fwd")],
-             "decode_ms": [("forward_ms", "forward ms")]}
+             "decode_ms": [("forward_ms", "forward ms")],
+             "energy_j_per_frame": [("energy_forward_j_per_frame", "J/frame fwd")]}
     for after, added in extra.items():
         added = [c for c in added if any(row.get(c[0]) is not None for row in rows)]
         i = [k for k, _ in columns].index(after) + 1

@@ -25,6 +25,9 @@
     GPU energy only: the CPU's share (rANS runs on the CPU) is not included.
 ``energy_decoder_network_j_per_frame``
     The same for the decoder networks alone (entropy decoding excluded).
+``energy_forward_j_per_frame``
+    The same for one forward pass of a module without encoder/decoder sides (which has
+    ``forward_ms`` and a null ``energy_j_per_frame``).
 """
 
 from __future__ import annotations
@@ -175,6 +178,9 @@ def profile_module(
             decoders = {"energy_j_per_frame": coding.get("decode")}
             network = resolve_functions(module, x).get("decoder")
             decoders["energy_decoder_network_j_per_frame"] = network
+            # a module without encoder/decoder (enhancement, q-table networks): its forward pass,
+            # beside forward_ms (J/frame stays null: there is no decode)
+            decoders["energy_forward_j_per_frame"] = coding.get("forward")
             for key, fn in decoders.items():
                 if fn is None:
                     continue
