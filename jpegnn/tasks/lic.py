@@ -134,6 +134,21 @@ class LICModule(LightningModule):
         # plain attribute, not a registered submodule: it must not duplicate the state dict
         object.__setattr__(self, "_compiled_model", None)
 
+    #: Trainer precisions that keep float32 weights (CompressAI's entropy models, their quantile
+    #: refit and the rANS coder's CDF tables need float32; "-mixed" only autocasts the transforms)
+    SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
+
+    def setup(self, stage: str) -> None:
+        precision = str(getattr(self.trainer, "precision", "32-true"))
+        if precision not in self.SUPPORTED_PRECISIONS:
+            # "bf16-true"/"16-true"/"64-true" trained, then failed at the first checkpoint save or
+            # test with "expected scalar type BFloat16 but found Float" inside CompressAI
+            raise ConfigError(
+                f"Trainer(precision={precision!r}) is not supported by {type(self).__name__}: the entropy "
+                "models and the rANS coder need float32 weights. Use precision='bf16-mixed' (or "
+                "'16-mixed', or '32-true')"
+            )
+
     def configure_model(self) -> None:
         """Apply the GPU speed options once the module is on its device."""
         if self.hparams.channels_last:

@@ -221,3 +221,26 @@ def test_fp16_amp_clips_unscaled_gradients_and_unscales_aux_once(tmp_path):
     assert net16 == pytest.approx(1.0, rel=1e-3)
     assert aux16 == pytest.approx(aux32, rel=1e-2)
     assert scale == 2.0**9  # one scaler update per batch (growth_interval=1)
+
+
+@pytest.mark.parametrize("precision", ["bf16-true", "64-true"])
+def test_non_float32_weights_are_a_config_error_before_training(precision, tmp_path):
+    # these used to train, then fail inside CompressAI at the first checkpoint save or test
+    from jpegnn.errors import ConfigError
+
+    module = LICModule("bmshj2018-factorized", N=8, M=12)
+    trainer = _trainer(tmp_path, precision=precision)
+    with pytest.raises(ConfigError, match=rf"precision='{precision}'.*bf16-mixed"):
+        trainer.fit(module, TinyData())
+    assert trainer.global_step == 0
+    with pytest.raises(ConfigError, match=rf"precision='{precision}'"):
+        trainer.test(module, TinyData())
+
+
+def test_bf16_mixed_trains_and_codes(tmp_path):
+    module = LICModule("bmshj2018-hyperprior", N=8, M=12)
+    trainer = _trainer(tmp_path, precision="bf16-mixed")
+    trainer.fit(module, TinyData())
+    assert trainer.global_step == 2
+    trainer.test(module, TinyData())
+    assert all(r["bpp"] > 0 and r["decode_max_abs_diff"] < 1e-5 for r in module.test_results["rows"])
