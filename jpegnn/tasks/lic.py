@@ -14,6 +14,10 @@ module holds the training logic only:
   loss stops gradients into the density network) so each optimizer sees exactly CompressAI's
   gradients, and under DDP every parameter receives a gradient in the same pass — no "unused
   parameters" failure without ``find_unused_parameters``;
+* precision: ``32-true``, ``bf16-mixed`` and ``16-mixed`` (fp16 AMP: clipping after the GradScaler
+  unscales, one scale update per batch); ``*-true`` low/high precisions are a ConfigError (the
+  entropy models and the rANS coder need float32 weights). ``accumulate_grad_batches`` > 1 is
+  refused by Lightning under manual optimization;
 * the entropy-model CDFs are rebuilt (``update(force=True)``, with the bisection quantile refit of
   CompressAI PR 231 when ``refit_quantiles``) before every checkpoint save and before coding, so
   any saved checkpoint can encode immediately;
