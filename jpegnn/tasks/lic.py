@@ -378,7 +378,10 @@ class LICModule(LightningModule):
     def update_entropy_models(self) -> None:
         """Rebuild the CDF tables the rANS coder uses (after optionally refitting quantiles)."""
         refit = bool(self.hparams.refit_quantiles)
-        with torch.no_grad():
+        # on_test_start/predict_step run inside Lightning's torch.inference_mode(): CDF buffers made
+        # there would be inference tensors, which no checkpoint can be loaded into afterwards
+        # ("Inplace update to inference tensor outside InferenceMode")
+        with torch.inference_mode(False), torch.no_grad():
             self.model.update(force=True, update_quantiles=refit)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -390,11 +393,18 @@ class LICModule(LightningModule):
                 checkpoint["state_dict"][key] = state[key]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # CDF buffers change size with the fitted model: resize ours before the state dict loads.
+        # CDF buffers change size with the fitted model: give ours the checkpoint's shapes before the
+        # state dict loads. Fresh tensors, not resize_(): a buffer made under inference mode (an
+        # update() in a test or predict loop) cannot be resized or copied into outside it.
         own = dict(self.named_buffers())
         for key, value in checkpoint.get("state_dict", {}).items():
-            if key.endswith(_CDF_BUFFERS) and key in own and own[key].shape != value.shape:
-                own[key].resize_(value.shape)
+            if not (key.endswith(_CDF_BUFFERS) and key in own):
+                continue
+            buf = own[key]
+            if buf.shape != value.shape or buf.is_inference():
+                prefix, _, name = key.rpartition(".")
+                module = self.get_submodule(prefix) if prefix else self
+                module._buffers[name] = torch.empty(value.shape, dtype=buf.dtype, device=buf.device)
 
     # ------------------------------------------------------------------ test (real bitstreams)
     def on_test_start(self) -> None:

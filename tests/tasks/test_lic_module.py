@@ -244,3 +244,34 @@ def test_bf16_mixed_trains_and_codes(tmp_path):
     assert trainer.global_step == 2
     trainer.test(module, TinyData())
     assert all(r["bpp"] > 0 and r["decode_max_abs_diff"] < 1e-5 for r in module.test_results["rows"])
+
+
+def test_checkpoints_load_into_a_module_that_was_tested(tmp_path):
+    """trainer.test runs under torch.inference_mode: the CDFs it rebuilt used to be inference
+    tensors, so loading a second checkpoint into the same module (evaluating several checkpoints,
+    or resuming training after a test) failed with "Inplace update to inference tensor"."""
+    module = LICModule("bmshj2018-hyperprior", N=8, M=12)
+    trainer = _trainer(tmp_path, max_steps=1)
+    trainer.fit(module, TinyData())
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+
+    fresh = LICModule("bmshj2018-hyperprior", N=8, M=12)
+    _trainer(tmp_path).test(fresh, TinyData(n_train=0, test_size=(64, 64)), ckpt_path=tmp_path / "a.ckpt")
+    assert not any(b.is_inference() for b in fresh.buffers())
+    _trainer(tmp_path).test(fresh, TinyData(n_train=0, test_size=(64, 64)), ckpt_path=tmp_path / "a.ckpt")
+    resumed = _trainer(tmp_path, max_steps=2)
+    resumed.fit(fresh, TinyData(), ckpt_path=tmp_path / "a.ckpt")
+    assert resumed.global_step == 2
+
+
+def test_load_checkpoint_replaces_inference_mode_cdf_buffers(tmp_path):
+    module = LICModule("mbt2018-mean", N=8, M=12)
+    _trainer(tmp_path, max_steps=1).fit(module, TinyData())
+    ckpt = tmp_path / "m.ckpt"
+    module.trainer.save_checkpoint(ckpt)
+    with torch.inference_mode():  # e.g. a user's own update() inside an inference block
+        module.model.update(force=True)
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    module.on_load_checkpoint(checkpoint)
+    module.load_state_dict(checkpoint["state_dict"])
+    assert not any(b.is_inference() for b in module.buffers())
