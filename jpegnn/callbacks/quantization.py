@@ -20,7 +20,9 @@ back into them by a tensor hook. Formats are spec strings (:mod:`jpegnn.quant.sp
 ``"float:e<E>m<M>[:nearest|stochastic][:saturate]"``, ``"fixed:<WL>.<FL>[:rounding]"``,
 ``"fp16"``, ``"bf16"`` or ``"none"``; a malformed one raises :class:`jpegnn.errors.ConfigError`
 when the callback is built. The hooks come off at ``teardown``. The formats are also written into
-each checkpoint under ``"quantization"`` so a run's precision can be read back from it.
+each checkpoint under ``"quantization"`` so a run's precision can be read back from it, and the
+callback's state (formats, the seeded stochastic-rounding generator) resumes with ``--ckpt_path``:
+the draws continue where they stopped, and other formats than the checkpoint's give a warning.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 
 from jpegnn.errors import ConfigError
 from jpegnn.quant.spec import parse_format
@@ -74,6 +77,7 @@ class QuantizationCallback(Callback):
             raise ConfigError(f"seed: expected an integer or null, got {seed!r}")
         self.seed = seed
         self.handle: Optional[QuantizationHandle] = None
+        self._generator: Optional[torch.Generator] = None
 
     def formats(self) -> dict[str, Any]:
         """The configuration as plain strings (``"none"`` when unset)."""
@@ -92,6 +96,7 @@ class QuantizationCallback(Callback):
         if self.seed is not None:
             # the model is moved to the device after setup: use the strategy's device
             generator = torch.Generator(device=trainer.strategy.root_device).manual_seed(self.seed)
+        self._generator = generator
         self.handle = quantize_model(
             pl_module, self.weight, self.activation, self.gradient, layer_types=self.layer_types,
             generator=generator,
@@ -105,3 +110,24 @@ class QuantizationCallback(Callback):
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
         checkpoint["quantization"] = self.formats()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved with every checkpoint: the formats, and the stochastic-rounding generator's state
+        (a uint8 tensor) so that a resumed run continues the same draws."""
+        state: dict[str, Any] = {"formats": self.formats()}
+        if self._generator is not None:
+            state["generator_state"] = self._generator.get_state()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume (``fit --ckpt_path``, after ``setup``): continue the saved generator's draws, and
+        warn once when the run was trained in other formats (allowed: e.g. a low-precision phase
+        after full-precision training, but never silent)."""
+        saved = state_dict.get("formats")
+        if saved is not None and saved != self.formats():
+            changed = ", ".join(f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.formats().items() if saved.get(k) != v)
+            rank_zero_warn(f"QuantizationCallback: resuming a checkpoint trained with other formats ({changed})")
+        generator_state = state_dict.get("generator_state")
+        if self._generator is not None and generator_state is not None:
+            if saved is not None and saved.get("seed") == self.seed:
+                self._generator.set_state(generator_state)

@@ -171,3 +171,38 @@ def test_quant_config_composes_with_a_model_config_in_the_cli(config, tmp_path, 
     fmt = parse_format(spec["init_args"]["activation"])
     assert out is not None and torch.equal(fmt(out), out)
     assert not torch.equal(parse_format("float:e2m1:saturate")(out), out) or "e2m1" in config.stem
+
+
+def _stochastic(seed: int = 3) -> QuantizationCallback:
+    return QuantizationCallback(weight="fixed:8.4:stochastic", activation="float:e4m3:stochastic",
+                                gradient="float:e5m2:stochastic", seed=seed)
+
+
+def _fit_steps(tmp_path: Path, callback: QuantizationCallback, max_steps: int, ckpt_path=None, **kwargs) -> TinyClassifier:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    model = TinyClassifier()
+    torch.manual_seed(5)
+    saver = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True, save_top_k=0)
+    trainer = Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_progress_bar=False,
+                      enable_model_summary=False, default_root_dir=tmp_path, callbacks=[callback, saver],
+                      limit_val_batches=0, limit_train_batches=1, **kwargs)
+    trainer.fit(model, ckpt_path=ckpt_path)
+    return model
+
+
+def test_resume_continues_the_stochastic_rounding_draws(tmp_path):
+    """2 steps + resume to 4 equals 4 uninterrupted steps (one batch per epoch, so Lightning's
+    restart of the dataloader on resume replays the same data): the seeded generator's state
+    travels in the checkpoint (without it, steps 3-4 would repeat the draws of steps 1-2)."""
+    whole = _fit_steps(tmp_path / "whole", _stochastic(), 4)
+    _fit_steps(tmp_path / "split", _stochastic(), 2)
+    last = tmp_path / "split" / "ck" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)["callbacks"]
+    (state,) = [v for k, v in saved.items() if k.startswith("QuantizationCallback")]
+    assert state["formats"]["seed"] == 3 and state["generator_state"].dtype == torch.uint8
+    resumed = _fit_steps(tmp_path / "split", _stochastic(), 4, ckpt_path=str(last))
+    assert torch.equal(resumed.net[0].weight, whole.net[0].weight)
+    # other formats on resume: allowed, with a warning naming what changed
+    with pytest.warns(UserWarning, match=r"other formats \(weight 'fixed:8.4:stochastic' -> 'float:e5m2:nearest'"):
+        _fit_steps(tmp_path / "split", QuantizationCallback(weight="float:e5m2", seed=3), 6, ckpt_path=str(last))
