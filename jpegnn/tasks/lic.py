@@ -20,7 +20,12 @@ module holds the training logic only:
   refused by Lightning under manual optimization;
 * the entropy-model CDFs are rebuilt (``update(force=True)``, with the bisection quantile refit of
   CompressAI PR 231 when ``refit_quantiles``) before every checkpoint save and before coding, so
-  any saved checkpoint can encode immediately;
+  any saved checkpoint can encode immediately. The refit moves the ``quantiles`` parameters in
+  memory too, so a save is part of the training trajectory: a resumed run matches an uninterrupted
+  one with the same checkpoint schedule, but runs saving at different steps differ slightly where
+  the medians enter training (ELIC's STE quantization; the aux loss restarts from the refit).
+  ``refit_quantiles=False`` keeps training untouched by saves (and the actual bpp further from the
+  estimate);
 * validation logs loss, MSE, *estimated* bpp (summed bits over summed pixels) and PSNR as the mean
   of per-image dB;
 * test codes every image for real (rANS bitstreams), writes ``results.json`` (CompressAI format)
