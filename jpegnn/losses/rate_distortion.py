@@ -34,12 +34,17 @@ def bits_from_likelihoods(likelihoods: Mapping[str, Tensor]) -> Tensor:
     return total
 
 
-def ms_ssim_loss_value(x_hat: Tensor, x: Tensor) -> Tensor:
+def ms_ssim_loss_value(x_hat: Tensor, x: Tensor, normalize: str = "relu") -> Tensor:
     """MS-SSIM on [0, 1] images, using as many of the 5 standard scales as the patch allows.
 
     Five scales with an 11-tap window need a side of 11 * 2**4 = 176 px (torchmetrics' check);
     smaller training patches use the first k scales with their weights renormalised (documented
     deviation, only for tiny patches).
+
+    ``normalize`` is torchmetrics' option: ``"relu"`` (the standard MS-SSIM, as pytorch_msssim and
+    TensorFlow compute it) clamps negative contrast-structure terms to 0, so an image with no
+    structure in common with the target (an untrained decoder's output) scores exactly 0 with a
+    zero gradient; ``"simple"`` maps each term to (s + 1) / 2, which keeps a gradient there.
     """
     side = min(x.shape[-2:])
     scales = 5
@@ -50,7 +55,7 @@ def ms_ssim_loss_value(x_hat: Tensor, x: Tensor) -> Tensor:
     betas = tuple(b / s for b in betas)
     kernel = 11 if side >= 11 else (side // 2) * 2 - 1
     return multiscale_structural_similarity_index_measure(
-        x_hat.float(), x.float(), data_range=1.0, betas=betas, kernel_size=max(kernel, 3)
+        x_hat.float(), x.float(), data_range=1.0, betas=betas, kernel_size=max(kernel, 3), normalize=normalize
     )
 
 
@@ -60,12 +65,17 @@ class RateDistortionLoss(nn.Module):
     Args:
         lmbda: Lagrange multiplier λ.
         distortion: ``"mse"`` (λ·255²·MSE) or ``"ms-ssim"`` (λ·(1 − MS-SSIM)).
+        ms_ssim_normalize: ``"relu"`` (standard MS-SSIM) or ``"simple"`` (a training surrogate
+            with a gradient from the first step; see :func:`ms_ssim_loss_value`).
     """
 
-    def __init__(self, lmbda: float, distortion: str = "mse"):
+    def __init__(self, lmbda: float, distortion: str = "mse", ms_ssim_normalize: str = "relu"):
         super().__init__()
         if distortion not in ("mse", "ms-ssim"):
             raise ConfigError(f"distortion must be 'mse' or 'ms-ssim', got {distortion!r}")
+        if ms_ssim_normalize not in ("relu", "simple"):
+            raise ConfigError(f"ms_ssim_normalize must be 'relu' or 'simple', got {ms_ssim_normalize!r}")
+        self.ms_ssim_normalize = ms_ssim_normalize
         if isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real) or not math.isfinite(lmbda) or lmbda <= 0:
             raise ConfigError(f"lmbda (the rate-distortion λ) must be a finite number > 0, got {lmbda!r}")
         self.lmbda = float(lmbda)
@@ -82,7 +92,7 @@ class RateDistortionLoss(nn.Module):
         if self.distortion == "mse":
             out["loss"] = self.lmbda * 255.0**2 * mse + bpp
         else:
-            ms = ms_ssim_loss_value(x_hat, target)  # type: ignore[arg-type]
+            ms = ms_ssim_loss_value(x_hat, target, self.ms_ssim_normalize)  # type: ignore[arg-type]
             out["ms_ssim"] = ms
             out["loss"] = self.lmbda * (1 - ms) + bpp
         return out

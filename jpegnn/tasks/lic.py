@@ -95,6 +95,10 @@ class LICModule(LightningModule):
         N_entropy: width of the hyper branch (``z`` channels, entropy bottleneck, ``h_a``/``h_s``
             hidden layers) when it differs from N; hyperprior family only (``bmshj2018-hyperprior``,
             ``mbt2018-mean``). Knowledge-distilled students use it (:mod:`jpegnn.tasks.distillation`).
+        ms_ssim_normalize: MS-SSIM training loss: ``"relu"`` (standard MS-SSIM; 0 with a zero
+            gradient for an untrained decoder, which is warned about at the first step: fine-tune
+            from an MSE model) or ``"simple"`` (torchmetrics' (s + 1) / 2 surrogate, trainable from
+            scratch). Evaluation always reports standard MS-SSIM.
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class LICModule(LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         N_entropy: Optional[int] = None,
+        ms_ssim_normalize: Literal["relu", "simple"] = "relu",
     ) -> None:
         super().__init__()
         if lr_scheduler_interval not in ("epoch", "step"):
@@ -130,7 +135,8 @@ class LICModule(LightningModule):
 
         self.model = build_lic_model(architecture, quality, N, M, N_entropy)
         self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
-        self.criterion = RateDistortionLoss(self.lmbda, distortion)
+        self.criterion = RateDistortionLoss(self.lmbda, distortion, ms_ssim_normalize)
+        self._ms_ssim_checked = False
 
         # validation metrics (torchmetrics objects: synced across ranks, reset each epoch)
         self.val_loss = MeanMetric()
@@ -227,6 +233,9 @@ class LICModule(LightningModule):
         with torch.autocast(device_type=x.device.type, enabled=False):
             aux_loss = self.model.aux_loss()
         self._stop_if_not_finite(losses["loss"], aux_loss, batch_idx)
+        if "ms_ssim" in losses and not self._ms_ssim_checked:
+            self._ms_ssim_checked = True
+            self._warn_if_ms_ssim_has_no_gradient(losses["ms_ssim"])
 
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
@@ -280,6 +289,19 @@ class LICModule(LightningModule):
                 self.log(name, value.detach(), prog_bar=name in ("train/loss", "train/bpp_estimated"), batch_size=bs)
             self.log("train/lr", float(opt.param_groups[0]["lr"]), batch_size=bs)
         return losses["loss"].detach()
+
+    def _warn_if_ms_ssim_has_no_gradient(self, ms_ssim: Tensor) -> None:
+        """Standard MS-SSIM of an untrained decoder is exactly 0 (negative contrast terms are
+        clamped), and so is its gradient: only the rate term would train. Said once, at the first
+        step, with the two ways out."""
+        if self.criterion.ms_ssim_normalize == "relu" and float(ms_ssim.detach()) == 0.0:
+            rank_zero_warn(
+                "MS-SSIM is exactly 0 at the first training step (the decoder's output shares no structure "
+                "with the input yet), so the distortion term has no gradient: only the rate (and any KD terms) "
+                "train, and it can stay at 0. "
+                "Start from an MSE-trained checkpoint (as CompressAI's MS-SSIM models are fine-tuned), or set "
+                "--model.init_args.ms_ssim_normalize simple (a surrogate with a gradient from the first step)."
+            )
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Lightning calls this inside opt.step(), after unscaling the gradients under fp16 AMP:

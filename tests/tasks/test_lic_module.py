@@ -9,7 +9,7 @@ import lightning as L
 import pytest
 import torch
 
-from jpegnn.errors import TrainingError
+from jpegnn.errors import ConfigError, TrainingError
 from jpegnn.evaluation.results import PER_IMAGE_FIELDS
 from jpegnn.tasks.lic import LICModule
 from tests.helpers import loader
@@ -275,3 +275,42 @@ def test_load_checkpoint_replaces_inference_mode_cdf_buffers(tmp_path):
     module.on_load_checkpoint(checkpoint)
     module.load_state_dict(checkpoint["state_dict"])
     assert not any(b.is_inference() for b in module.buffers())
+
+
+def test_ms_ssim_from_scratch_warns_once_and_simple_normalisation_has_a_gradient():
+    """Standard MS-SSIM of an untrained decoder is exactly 0 with a zero gradient (torchmetrics
+    clamps negative contrast terms, like pytorch_msssim): the first step says so; the 'simple'
+    surrogate gives the decoder a gradient."""
+    import warnings
+
+    from jpegnn.losses.rate_distortion import RateDistortionLoss
+
+    torch.manual_seed(0)
+    x = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 8), size=64, mode="bilinear")
+    module = LICModule("bmshj2018-hyperprior", quality=1, N=8, M=12, distortion="ms-ssim")
+    losses = module.criterion(module.model(x), x)
+    assert float(losses["ms_ssim"]) == 0.0
+    with pytest.warns(UserWarning, match="MS-SSIM is exactly 0 at the first training step"):
+        module._warn_if_ms_ssim_has_no_gradient(losses["ms_ssim"])
+    for normalize, has_gradient in (("relu", False), ("simple", True)):
+        module.model.zero_grad()
+        criterion = RateDistortionLoss(1.0, "ms-ssim", normalize)
+        out = criterion(module.model(x), x)
+        out["ms_ssim"].backward()
+        grad = sum(float(p.grad.abs().sum()) for n, p in module.model.named_parameters()
+                   if n.startswith("g_s") and p.grad is not None)
+        assert (grad > 0) == has_gradient, normalize
+    simple = LICModule("bmshj2018-hyperprior", quality=1, N=8, M=12, distortion="ms-ssim", ms_ssim_normalize="simple")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        simple._warn_if_ms_ssim_has_no_gradient(torch.tensor(0.0))  # the surrogate never warns
+    with pytest.raises(ConfigError, match="ms_ssim_normalize"):
+        RateDistortionLoss(1.0, "ms-ssim", "none")
+
+
+def test_ms_ssim_fit_from_scratch_says_it_at_the_first_step(tmp_path):
+    torch.manual_seed(0)  # an initialisation whose first-batch MS-SSIM is exactly 0 (5 of 10 seeds here)
+    module = LICModule("bmshj2018-hyperprior", quality=1, N=8, M=12, distortion="ms-ssim")
+    with pytest.warns(UserWarning, match="MS-SSIM is exactly 0 at the first training step") as record:
+        _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(module, TinyData())
+    assert sum("MS-SSIM is exactly 0" in str(w.message) for w in record) == 1  # once, not per step
