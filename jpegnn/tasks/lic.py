@@ -299,7 +299,7 @@ class LICModule(LightningModule):
                 "MS-SSIM is exactly 0 at the first training step (the decoder's output shares no structure "
                 "with the input yet), so the distortion term has no gradient: only the rate (and any KD terms) "
                 "train, and it can stay at 0. "
-                "Start from an MSE-trained checkpoint (as CompressAI's MS-SSIM models are fine-tuned), or set "
+                "Start from an MSE-trained checkpoint (fine-tune), or set "
                 "--model.init_args.ms_ssim_normalize simple (a surrogate with a gradient from the first step)."
             )
 
