@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder with CompressAI's published jpeg.json / webp.json (skipped if missing)")
     p.add_argument("--out", type=Path, default=None, help="keep our outputs and a summary.json here")
     args = p.parse_args(argv)
+    if not args.dataset.is_dir():
+        p.error(f"--dataset: image folder not found: {args.dataset} (the default is the shared Kodak folder "
+                f"beside the repository, {DEFAULT_DATASET}; pass --dataset DIR)")
 
     from jpegnn.errors import ConfigError
     from jpegnn.evaluation.bench import list_dataset
@@ -182,16 +185,20 @@ def main(argv: list[str] | None = None) -> int:
                 "mean_rel_dbpp_equal_q_pct": 100 * sum(dbpp) / len(dbpp) if dbpp else math.nan,
             }
             v = entry["vs_published"]
+            def pct(x):  # NaN: too few of our qualities for the method (cubic needs 4, pchip 2)
+                return "n/a (too few qualities)" if math.isnan(x) else f"{x:+.2f} %"
+
             note = "" if len(files) == 24 else "  (published curves are over all 24 Kodak images; use --limit 0)"
-            print(f"  vs published {published.name} ({pub.get('description')}): BD-rate {bdr:+.2f} % (cubic), "
-                  f"{bdr_p:+.2f} % (pchip), BD-PSNR {bdp:+.3f} dB; at equal quality mean |d PSNR| "
+            print(f"  vs published {published.name} ({pub.get('description')}): BD-rate {pct(bdr)} (cubic), "
+                  f"{pct(bdr_p)} (pchip), BD-PSNR {'n/a' if math.isnan(bdp) else f'{bdp:+.3f} dB'}; at equal quality mean |d PSNR| "
                   f"{v['mean_abs_dpsnr_equal_q_db']:.3f} dB (mean {v['mean_dpsnr_equal_q_db']:+.3f}, max "
                   f"{v['max_abs_dpsnr_equal_q_db']:.3f}), mean bpp change {v['mean_rel_dbpp_equal_q_pct']:+.2f} %{note}")
         summary["codecs"][codec] = entry
 
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        from jpegnn.utils.atomic import write_text_atomic
+
+        write_text_atomic(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         print(f"\nwrote {args.out / 'summary.json'}")
     return 0
 
