@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-kornia", action="store_true")
     ap.add_argument("--out", default=None, help="markdown summary path")
     args = ap.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: no CUDA device is available on this machine (use --device cpu)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.rand(args.batch, 3, args.size, args.size, device=args.device)
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
     if others is not None:
         lines += [
             "",
-            f"Contention check: other processes used {others:.1f} CPU-s during {wall:.1f} s of timing "
+            f"Contention check: other processes used {others:.2f} CPU-s during {wall:.2f} s of timing "
             f"({100 * others / (wall * (os.cpu_count() or 1)):.0f}% of the machine).",
         ]
     text = "\n".join(lines) + "\n"

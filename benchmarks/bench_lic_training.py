@@ -21,6 +21,7 @@ Prints images/s for each and the ratio LICModule / plain (>= 1.0 means at least 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -71,7 +72,7 @@ def plain_loop(args, state_dict, loader) -> float:
         aux_loss = model.aux_loss()
         aux_loss.backward()
         aux_opt.step()
-        if args.device == "cuda":
+        if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         if step >= args.warmup:
             step_times.append(time.perf_counter() - t0)
@@ -111,7 +112,18 @@ def lightning_loop(args, state_dict, loader) -> float:
     return args.batch / statistics.median(timer.step_times)
 
 
-def main() -> None:
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes on this machine spent busy since boot (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", default="bmshj2018-hyperprior")
     p.add_argument("--quality", type=int, default=1)
@@ -126,7 +138,9 @@ def main() -> None:
     p.add_argument("--channels-last", action="store_true", help="LICModule(channels_last=True)")
     p.add_argument("--compile", action="store_true", help="LICModule(compile=True); use --warmup >= 10")
     p.add_argument("--precision", default="32-true", help="Lightning precision for LICModule, e.g. bf16-mixed")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: no CUDA device is available on this machine (use --device cpu)")
 
     torch.manual_seed(0)
     state = build_lic_model(args.arch, args.quality, args.N, args.M).state_dict()
@@ -134,6 +148,7 @@ def main() -> None:
     make_loader = lambda: DataLoader(data, batch_size=args.batch, shuffle=False, num_workers=0)  # noqa: E731
 
     results = {"plain": [], "lightning": []}
+    busy0, cpu0, wall0 = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
     for r in range(args.rounds):
         order = ("plain", "lightning") if r % 2 == 0 else ("lightning", "plain")
         for name in order:
@@ -141,6 +156,8 @@ def main() -> None:
             results[name].append(fn(args, state, make_loader()))
             print(f"round {r} {name:>9}: {results[name][-1]:.2f} images/s", flush=True)
 
+    wall, own_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    busy = None if busy0 is None else _busy_cpu_seconds() - busy0
     plain, light = statistics.median(results["plain"]), statistics.median(results["lightning"])
     print(
         f"\n[{args.device}, LICModule precision {args.precision}, channels_last={args.channels_last}, "
@@ -150,7 +167,13 @@ def main() -> None:
         f"LICModule (Trainer): {light:.2f} images/s (median of {args.rounds})\n"
         f"ratio LICModule/plain = {light / plain:.3f}"
     )
+    if busy is not None:
+        others = max(busy - own_cpu, 0.0)
+        print(f"contention check: other processes used {others:.1f} CPU-s during the {wall:.1f} s of both loops "
+              f"({100 * others / (wall * (os.cpu_count() or 1)):.0f}% of the machine's {os.cpu_count()} CPUs; "
+              "should be ~0 for a fair ratio)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

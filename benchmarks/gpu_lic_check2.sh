@@ -23,5 +23,5 @@ rm -rf "$work"
 cd "$REPO"
 B="python3 benchmarks/bench_lic_training.py --device cuda --patch 256 --batch 16 --steps 60 --warmup 15 --rounds 2"
 for opts in "" "--precision bf16-mixed" "--precision bf16-mixed --channels-last" "--compile"; do
-  $B $opts 2>&1 | grep -E "^round|^plain|^LICModule|^ratio|^\[cuda"
+  $B $opts 2>&1 | grep -E "^round|^plain|^LICModule|^ratio|^contention|^\[cuda"
 done

@@ -27,5 +27,5 @@ run() {  # name precision steps; each run in its own folder (checkpoints/ and ru
 run hyperprior-fp32 32-true "$STEPS"
 run hyperprior-bf16 bf16-mixed "$STEPS"
 cd "$REPO"
-python3 benchmarks/bench_lic_training.py --device cuda --patch 256 --batch 16 --steps 50 --warmup 10 --rounds 2 2>&1 | tail -4
-python3 benchmarks/bench_lic_training.py --device cuda --precision bf16-mixed --patch 256 --batch 16 --steps 50 --warmup 10 --rounds 2 2>&1 | tail -4
+python3 benchmarks/bench_lic_training.py --device cuda --patch 256 --batch 16 --steps 50 --warmup 10 --rounds 2 2>&1 | tail -5
+python3 benchmarks/bench_lic_training.py --device cuda --precision bf16-mixed --patch 256 --batch 16 --steps 50 --warmup 10 --rounds 2 2>&1 | tail -5
