@@ -148,7 +148,10 @@ def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not Path(args.dataset).is_dir():
+        parser.error(f"--dataset: image folder not found: {args.dataset}")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print(f"energy unavailable: --device {args.device} but no CUDA device is available", file=sys.stderr)

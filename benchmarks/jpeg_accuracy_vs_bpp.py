@@ -87,7 +87,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--subsampling", default="4:2:0", choices=["4:2:0", "4:2:2", "4:4:4"])
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    missing = [s for s in ("train", "val") if not (Path(args.root) / s).is_dir()]
+    if missing:
+        p.error(f"--root: {args.root} has no {' or '.join(m + '/' for m in missing)} folder "
+                "(expected train/<class>/ and val/<class>/)")
+    return args
 
 
 def _trainer(epochs: int) -> L.Trainer:

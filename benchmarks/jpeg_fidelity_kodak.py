@@ -199,9 +199,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     files = sorted(Path(args.dataset).glob("*.png"))
-    if not files:
-        print(f"no PNG images in {args.dataset}", file=sys.stderr)
-        return 2
+    if not files:  # e.g. a fresh clone without the shared Kodak folder beside it (the default)
+        ap.error(f"--dataset: no PNG images in {args.dataset} (pass --dataset DIR, the Kodak folder)")
     if args.limit:
         files = files[: args.limit]
     t0 = time.time()

@@ -100,7 +100,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="markdown file put at the top of kd_sweep.md (e.g. how the teachers were trained)")
     p.add_argument("--points-only", action="store_true",
                    help="run the jobs (train + test) and stop: no profiles, no tables (for a later, fuller rerun)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for t in args.teacher:
+        if not Path(t).is_file():
+            p.error(f"--teacher: checkpoint not found: {t}")
+    for flag, folder in (("--train-root", args.train_root), ("--test-root", args.test_root)):
+        if not Path(folder).is_dir():
+            p.error(f"{flag}: folder not found: {folder}")
+    if not any(q.suffix.lower() in (".png", ".jpg", ".jpeg") for q in Path(args.test_root).iterdir()):
+        p.error(f"--test-root: no .png/.jpg images in {args.test_root}")
+    return args
 
 
 # ============================================================================ jobs (run in workers)
