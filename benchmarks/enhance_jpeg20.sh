@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/enhance-jpeg20}
 SHARED=${SHARED:-../shared/datasets}
 MINUTES=${MINUTES:-25}
+for d in "$SHARED/vimeo-sample/vimeo_septuplet" "$SHARED/kodak"; do
+  [ -d "$d" ] || { echo "enhance_jpeg20.sh: $d not found; set SHARED to the folder holding vimeo-sample/ and kodak/ (default ../shared/datasets)" >&2; exit 2; }
+done
 # one torch thread, low priority: the machine is shared with other experiments
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 ARGS=(

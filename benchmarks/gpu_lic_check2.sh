@@ -2,9 +2,14 @@
 # GPU check after the deterministic-coding fix: every Kodak image must decode to the model's own
 # eval reconstruction (no encoder/decoder desync), and the GPU speed options (bf16, channels_last,
 # torch.compile) against the plain CompressAI loop.
+#   VIMEO=<vimeo_septuplet dir> KODAK=<kodak dir> OUT=<results dir> bash benchmarks/gpu_lic_check2.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VIMEO=$(realpath "${VIMEO:?}") KODAK=$(realpath "${KODAK:?}") OUT=${OUT:?}
+python3 -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || {
+  echo "$(basename "$0"): needs a CUDA GPU (python3 cannot import torch or torch.cuda.is_available() is False); nothing was run" >&2
+  exit 1
+}
 work="$OUT/run"; mkdir -p "$work"
 common=(--config "$REPO/configs/lic/bmshj2018-hyperprior.yaml" --trainer.accelerator gpu --trainer.devices 1
   --trainer.max_epochs -1 --trainer.check_val_every_n_epoch 50 --trainer.enable_progress_bar false

@@ -5,6 +5,10 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VIMEO=$(realpath "${VIMEO:?}") KODAK=$(realpath "${KODAK:?}") OUT=${OUT:?} STEPS=${STEPS:-3000}
+python3 -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || {
+  echo "$(basename "$0"): needs a CUDA GPU (python3 cannot import torch or torch.cuda.is_available() is False); nothing was run" >&2
+  exit 1
+}
 common=(--config "$REPO/configs/lic/bmshj2018-hyperprior.yaml" --trainer.accelerator gpu --trainer.devices 1
   --trainer.max_epochs -1 --trainer.check_val_every_n_epoch 50 --trainer.enable_progress_bar false
   --data.init_args.train.init_args.root "$VIMEO" --data.init_args.val.init_args.root "$VIMEO"

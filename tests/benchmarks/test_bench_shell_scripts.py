@@ -1,0 +1,36 @@
+"""benchmarks/*.sh that cannot run here stop at once with one clear line: the GPU scripts without a
+CUDA device, enhance_jpeg20.sh without its shared datasets (its default path is outside the clone)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bash(script: str, env: dict, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # python3 = the venv's
+    return subprocess.run(["bash", str(REPO / "benchmarks" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PATH": path, **env}, cwd=REPO)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.parametrize("script", ["gpu_lic_run.sh", "gpu_lic_check2.sh"])
+def test_gpu_scripts_refuse_without_cuda(script, tmp_path):
+    res = _bash(script, {"VIMEO": str(tmp_path), "KODAK": str(tmp_path), "OUT": str(tmp_path / "out")})
+    assert res.returncode == 1
+    assert "needs a CUDA GPU" in res.stderr and "Traceback" not in res.stderr + res.stdout
+    assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_enhance_jpeg20_names_shared_when_datasets_are_missing(tmp_path):
+    res = _bash("enhance_jpeg20.sh", {"SHARED": str(tmp_path / "nope")}, str(tmp_path / "out"), timeout=60)
+    assert res.returncode == 2
+    assert "set SHARED" in res.stderr and "Traceback" not in res.stderr + res.stdout
+    assert not (tmp_path / "out").exists()  # nothing was started
