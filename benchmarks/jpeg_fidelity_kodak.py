@@ -15,9 +15,10 @@ standard tables, it compares against Pillow / libjpeg-turbo (the installed one):
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/jpeg_fidelity_kodak.py              # all 24 images, ~5 min
-    .venv/bin/python benchmarks/jpeg_fidelity_kodak.py --limit 4    # quick look
+    .venv/bin/python benchmarks/jpeg_fidelity_kodak.py --limit 4    # quick look (printed only)
 
-Prints the markdown tables and writes them to ``benchmarks/results/jpeg_fidelity_kodak.md``.
+Prints the markdown tables and writes them to ``benchmarks/results/jpeg_fidelity_kodak.md`` (``--out``).
+A ``--limit`` run without ``--out`` only prints: it does not replace the committed all-image tables.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default=str(DEFAULT_DATASET))
     ap.add_argument("--limit", type=int, default=0, help="use only the first N images (0 = all)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "jpeg_fidelity_kodak.md"))
+    ap.add_argument("--out", default=None,
+                    help="markdown file to write (default: benchmarks/results/jpeg_fidelity_kodak.md for a full "
+                         "run; a --limit run without --out writes nothing)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     files = sorted(Path(args.dataset).glob("*.png"))
@@ -213,8 +216,12 @@ def main(argv=None) -> int:
     )
     text = head + tables(rec, QUALITIES, len(files))
     print(text)
-    write_text_atomic(args.out, text)
-    print(f"wrote {args.out}", file=sys.stderr)
+    out = args.out or (None if args.limit else str(ROOT / "benchmarks" / "results" / "jpeg_fidelity_kodak.md"))
+    if out is None:
+        print("--limit run: nothing written (pass --out FILE to keep it)", file=sys.stderr)
+        return 0
+    write_text_atomic(out, text)
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
