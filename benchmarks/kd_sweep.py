@@ -285,6 +285,8 @@ def _pct(v: Optional[float]) -> str:
 def _markdown(doc: dict[str, Any]) -> str:
     meta = doc["meta"]
     t = doc["teacher"]
+    # _profile times the decodes on the GPU when NVML energy is available, else on the CPU
+    dev = "GPU" if str(t["profile"].get("device") or "cpu").startswith("cuda") else "CPU"
     lines = [
         "## KD sweep: students of a scale-hyperprior teacher, with and without distillation", "",
         f"Machine: {meta['machine']}. Measured {meta['finished_utc']}; sweep wall time "
@@ -294,7 +296,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         "### One row per student width", "",
         "BD-rate in % on PSNR (negative = the first model needs fewer bits than the anchor at equal PSNR); "
         "BD-PSNR in dB (positive = better). Curves: one point per λ, actual bitstream bpp.", "",
-        "| model | params | enc GMACs | dec GMACs | dec ms (CPU) | J/frame | BD-rate KD vs teacher | "
+        f"| model | params | enc GMACs | dec GMACs | dec ms ({dev}) | J/frame | BD-rate KD vs teacher | "
         "BD-rate KD vs no-KD | BD-rate no-KD vs teacher | BD-PSNR KD vs no-KD (dB) |",
         "|---|---|---|---|---|---|---|---|---|---|",
         f"| teacher N={t['hparams']['N']} M={t['hparams']['M']} | {t['profile']['params']:,} | "
@@ -500,7 +502,9 @@ def _main(argv: Optional[list[str]] = None) -> int:
             "(jpegnn.profiling). No-KD students have the same architecture as the KD students (same params/GMACs).",
             f"dec ms: median of {args.profile_repeats} real decodes (rANS + networks) of "
             f"{chosen[0].name if image is not None else 'a synthetic image'} at the λ={teacher_points[mid]['lmbda']:.4g} "
-            "point, one model at a time after training, on a CPU other processes shared (noisy).",
+            "point, one model at a time after training, "
+            + ("on the GPU (networks; rANS on the CPU)." if energy.available else
+               "on a CPU other processes shared (noisy)."),
             "J/frame: GPU energy above idle of one real decode (NVML); "
             + ("null: " + str(energy.reason) if not energy.available else "measured"),
             f"Short training ({args.steps} steps per student, {n_train} training images in {args.train_root}): "
