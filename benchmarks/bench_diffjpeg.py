@@ -11,7 +11,8 @@ Usage (from the repository root; needs the ``bench`` extra: ``pip install kornia
     .venv/bin/python benchmarks/bench_diffjpeg.py                 # 2 threads, 4:2:0, q=50
     .venv/bin/python benchmarks/bench_diffjpeg.py --repeats 9 --subsampling 4:4:4 --dct islow
 
-Writes a markdown summary to ``benchmarks/results/bench_diffjpeg_<device>.md`` (``--out``).
+Writes a markdown summary to ``benchmarks/results/bench_diffjpeg_<device>.md`` (``--out``); a run with
+non-default settings (or without kornia) only prints unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -156,6 +157,15 @@ def main(argv=None) -> int:
         ]
     text = "\n".join(lines) + "\n"
     print(text)
+    # the committed results file is the benchmark's default setting beside kornia: a run with other
+    # settings (a quick look) only prints unless --out names a file
+    settings = ("batch", "size", "quality", "subsampling", "dct", "warmup", "repeats")
+    standard = len(rows) == 2 and all(getattr(args, k) == ap.get_default(k) for k in settings)
+    if not args.out and not standard:
+        changed = ", ".join(f"--{k} {getattr(args, k)}" for k in settings if getattr(args, k) != ap.get_default(k))
+        print(f"non-default run ({changed or 'kornia missing'}): nothing written (pass --out FILE to keep it)",
+              file=sys.stderr)
+        return 0
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"bench_diffjpeg_{args.device}.md"
     write_text_atomic(out, text)
     print(f"wrote {out}")

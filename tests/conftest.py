@@ -64,3 +64,15 @@ def tiny_kodak(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_model_index(tmp_path_factory, monkeypatch):
     """Keep ``jpegnn compress``'s model index (``$JPEGNN_CACHE``) out of the user's home."""
     monkeypatch.setenv("JPEGNN_CACHE", str(tmp_path_factory.mktemp("jpegnn_cache")))
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Benchmark scripts and bench helpers set torch's process-wide thread count (``--threads``,
+    one thread per worker); restore it so later tests keep the threads the run started with."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

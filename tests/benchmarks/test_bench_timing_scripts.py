@@ -35,3 +35,20 @@ def test_lic_training_tiny_run_reports_ratio_and_contention(capsys):
     out = capsys.readouterr().out
     assert "ratio LICModule/plain = " in out
     assert "contention check: other processes used" in out
+
+
+def test_diffjpeg_quick_look_does_not_replace_the_committed_results(tmp_path, monkeypatch, capsys):
+    """Only the benchmark's default setting (beside kornia) goes to benchmarks/results/ by default;
+    a quick run with other settings prints, and writes only where --out says."""
+    bench = load_benchmark("bench_diffjpeg")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(bench.torch, "set_num_threads", lambda n: None)  # keep the suite's threads
+    quick = ["--batch", "2", "--size", "16", "--warmup", "0", "--repeats", "1", "--threads", "1", "--no-kornia"]
+    assert bench.main(quick) == 0
+    assert torch.get_num_threads() == threads
+    assert not (tmp_path / "benchmarks").exists()
+    assert "nothing written" in capsys.readouterr().err
+    out = tmp_path / "quick.md"
+    assert bench.main([*quick, "--out", str(out)]) == 0
+    assert "images/s" in out.read_text()
