@@ -1,7 +1,7 @@
 """Rate-distortion benchmark runner: codecs x images x rate points -> result files, RD plot, BD table.
 
 :func:`run_bench` takes any objects implementing :class:`jpegnn.evaluation.protocol.Codec`
-(classical Pillow codecs today, learned checkpoints with real entropy coding later) and writes
+(classical Pillow codecs, and trained checkpoints coded for real through `.jnn` files) and writes
 into ``out_dir``:
 
 * ``<codec>.json``: CompressAI results format (``jpegnn.evaluation.results``), one entry per rate
