@@ -204,4 +204,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "bench_classical.py")

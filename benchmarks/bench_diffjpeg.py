@@ -173,4 +173,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "bench_diffjpeg.py")

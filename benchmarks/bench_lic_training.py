@@ -176,4 +176,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "bench_lic_training.py")

@@ -243,4 +243,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "energy_gpu.py")

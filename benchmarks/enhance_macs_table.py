@@ -72,4 +72,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from jpegnn.errors import run_script
+
+    run_script(main, "enhance_macs_table.py")

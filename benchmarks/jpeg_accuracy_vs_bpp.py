@@ -233,4 +233,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "jpeg_accuracy_vs_bpp.py")

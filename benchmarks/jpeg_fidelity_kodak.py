@@ -226,4 +226,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "jpeg_fidelity_kodak.py")

@@ -176,4 +176,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "jpeg_quality_sweep.py")

@@ -533,5 +533,7 @@ def _report(name: str, r: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    from jpegnn.errors import run_script
+
     _quiet(loggers=True)
-    sys.exit(main())
+    run_script(main, "kd_sweep.py")

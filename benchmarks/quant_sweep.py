@@ -385,4 +385,6 @@ def _all_eval_done(plan: list[dict], done: dict) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jpegnn.errors import run_script
+
+    run_script(main, "quant_sweep.py")

@@ -94,3 +94,20 @@ def one_line_error(exc: BaseException, limit: int = 300) -> str:
         first = first.split(". ")[0]  # torch's first sentence names the fault; the rest is advice
     out = f"{type(exc).__name__}: {first}"
     return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def run_script(main, prog: str) -> None:
+    """Exit with ``main()``'s status; a :class:`JpegnnError` ends the script with one line
+    ``<prog>: error: <message>`` and status 2 (``JPEGNN_DEBUG=1`` shows the traceback), as the
+    ``jpegnn`` command does. For the scripts in ``benchmarks/``."""
+    import os
+    import sys
+
+    try:
+        status = main()
+    except JpegnnError as exc:
+        if os.environ.get("JPEGNN_DEBUG"):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        status = 2
+    sys.exit(status or 0)
