@@ -256,12 +256,34 @@ def _print_table(rows: list[dict[str, Any]], repeats: int, warmup: int) -> None:
     print("\n".join(notes))
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA out-of-memory error, or the CPU allocator refusing an allocation."""
+    import torch
+
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def _allocation_text(exc: BaseException) -> str:
+    """``an allocation of 120.0 GB failed`` from torch's CPU or CUDA out-of-memory message."""
+    import re
+
+    text = str(exc)
+    cpu = re.search(r"tried to allocate (\d+) bytes", text)
+    if cpu:
+        return f"an allocation of {int(cpu.group(1)) / 1e9:.1f} GB failed"
+    cuda = re.search(r"Tried to allocate ([\d.]+ [KMGT]iB)", text)
+    return f"an allocation of {cuda.group(1)} failed" if cuda else one_line_error(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``jpegnn profile`` with ``argv``; returns the exit status (0)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     _check_args(args)
     device = _device(args.device)
     warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated")
+
+    import torch
 
     from jpegnn.profiling.summary import profile_module, setup_energy
     from jpegnn.utils.atomic import write_json_atomic
@@ -275,12 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             module = _build_module(cfg, overrides)
         if ckpt:
             load_checkpoint_weights(module, ckpt)
-        rows.append(
-            profile_module(
+        try:
+            row = profile_module(
                 module, args.size_wh, device=device, repeats=args.repeats, warmup=args.warmup,
                 image=image, energy=energy, energy_seconds=args.energy_seconds, name=name,
             )
-        )
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            raise ConfigError(
+                f"--size {args.size}: {name} does not fit in {device} memory at this size "
+                f"({_allocation_text(exc)}); profile a smaller size (MACs scale with the pixel count)"
+            ) from None
+        rows.append(row)
         print(f"profiled {name}", file=sys.stderr)
     _print_table(rows, args.repeats, args.warmup)
     if args.json:

@@ -141,3 +141,34 @@ def test_energy_unavailable_is_said_once(capsys):
     assert main(["profile", "--config", TINY, TINY, *FAST]) == 0
     printed = capsys.readouterr()
     assert (printed.out + printed.err).count("energy unavailable: no CUDA device") == 1, printed
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
+     "allocate 119997600012 bytes. Error code 12 (Cannot allocate memory)", "an allocation of 120.0 GB failed"),
+    ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.1 GiB", "an allocation of 2.00 GiB failed"),
+])
+def test_a_size_that_does_not_fit_in_memory_is_one_line(message, shown, monkeypatch, capsys):
+    """(Raised by a stand-in: a real 120 GB request could be granted and then kill the run where
+    the kernel overcommits memory.)"""
+    import jpegnn.profiling.summary as summary
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(summary, "profile_module", out_of_memory)
+    assert main(["profile", "--config", TINY, "--size", "99999x99999", "--no-energy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"jpegnn: error: --size 99999x99999: lic_tiny does not fit in cpu memory at this size ({shown}); "
+                   "profile a smaller size (MACs scale with the pixel count)")
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(monkeypatch):
+    import jpegnn.profiling.summary as summary
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("shape mismatch in g_s")
+
+    monkeypatch.setattr(summary, "profile_module", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["profile", "--config", TINY, *FAST, "--no-energy"])
