@@ -40,26 +40,18 @@ DEFAULT_PUBLISHED = ROOT.parent / "shared" / "reference" / "compressai-results"
 COMPARABLE = {"jpeg": "jpeg", "webp": "webp"}
 
 
-def _busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes on this machine have spent busy since boot (Linux /proc/stat)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
 
 def _run(cmd: list[str], env: dict | None = None) -> dict:
     """Run ``cmd``; return wall time, the CPU time of its process tree, the CPU time other
     processes used meanwhile (contention check), and stdout. Fails loudly on a non-zero exit."""
+    from jpegnn.profiling.timing import busy_cpu_seconds
+
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy0 = _busy_cpu_seconds()
+    busy0 = busy_cpu_seconds()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.perf_counter() - t0
-    busy1 = _busy_cpu_seconds()
+    busy1 = busy_cpu_seconds()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")

@@ -31,18 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jpegnn.jpeg import DiffJPEG, quality_tables  # noqa: E402
+from jpegnn.profiling.timing import busy_cpu_seconds  # noqa: E402
 from jpegnn.utils.atomic import write_text_atomic  # noqa: E402
 
 
-def _busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes on this machine spent busy since boot (Linux /proc/stat)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def make_ours(args):
@@ -117,7 +109,7 @@ def main(argv=None) -> int:
         for _ in range(args.warmup):
             step(x)
     _sync(args.device)
-    busy0, wall0 = _busy_cpu_seconds(), time.perf_counter()
+    busy0, wall0 = busy_cpu_seconds(), time.perf_counter()
     cpu0 = time.process_time()
     for _ in range(args.repeats):
         for name, step in codecs.items():
@@ -127,7 +119,7 @@ def main(argv=None) -> int:
             times[name].append(time.perf_counter() - t)
     wall = time.perf_counter() - wall0
     own_cpu = time.process_time() - cpu0
-    busy = None if busy0 is None else _busy_cpu_seconds() - busy0
+    busy = None if busy0 is None else busy_cpu_seconds() - busy0
     others = None if busy is None else max(busy - own_cpu, 0.0)
     rows = []
     for name, ts in times.items():

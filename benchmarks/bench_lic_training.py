@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from jpegnn.losses.rate_distortion import RateDistortionLoss
 from jpegnn.models.lic import build_lic_model, default_lambda
+from jpegnn.profiling.timing import busy_cpu_seconds
 from jpegnn.tasks.lic import LICModule
 
 
@@ -112,15 +113,6 @@ def lightning_loop(args, state_dict, loader) -> float:
     return args.batch / statistics.median(timer.step_times)
 
 
-def _busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes on this machine spent busy since boot (Linux /proc/stat)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     make_loader = lambda: DataLoader(data, batch_size=args.batch, shuffle=False, num_workers=0)  # noqa: E731
 
     results = {"plain": [], "lightning": []}
-    busy0, cpu0, wall0 = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    busy0, cpu0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     for r in range(args.rounds):
         order = ("plain", "lightning") if r % 2 == 0 else ("lightning", "plain")
         for name in order:
@@ -157,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r} {name:>9}: {results[name][-1]:.2f} images/s", flush=True)
 
     wall, own_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    busy = None if busy0 is None else _busy_cpu_seconds() - busy0
+    busy = None if busy0 is None else busy_cpu_seconds() - busy0
     plain, light = statistics.median(results["plain"]), statistics.median(results["lightning"])
     print(
         f"\n[{args.device}, LICModule precision {args.precision}, channels_last={args.channels_last}, "

@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jpegnn.commands.export_qtables import cjpeg_text  # noqa: E402
 from jpegnn.data import ClassificationDataModule  # noqa: E402
+from jpegnn.data.datasets.classification import missing_splits  # noqa: E402
 from jpegnn.jpeg import quality_tables  # noqa: E402
 from jpegnn.tasks import qtable_codec as codec  # noqa: E402
 from jpegnn.tasks.qtable import QTableClassifier  # noqa: E402
@@ -88,10 +89,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    missing = [s for s in ("train", "val") if not (Path(args.root) / s).is_dir()]
-    if missing:
-        p.error(f"--root: {args.root} has no {' or '.join(m + '/' for m in missing)} folder "
-                "(expected train/<class>/ and val/<class>/)")
+    problem = missing_splits(args.root)
+    if problem:
+        p.error(f"--root: {problem}")
     return args
 
 

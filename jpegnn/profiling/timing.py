@@ -9,6 +9,7 @@ median, which ignores the occasional slow repeat (another process, a page fault)
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["synchronize", "TimingStats", "time_callable"]
+__all__ = ["synchronize", "TimingStats", "time_callable", "busy_cpu_seconds"]
 
 
 def synchronize(device: torch.device | str | None) -> None:
@@ -81,3 +82,17 @@ def time_callable(
         repeats=repeats,
         warmup=max(int(warmup), 0),
     )
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes on this machine have spent busy since boot (Linux ``/proc/stat``:
+    every state but idle and iowait), or None where that file is not readable. Benchmarks read it
+    around a timed section and subtract their own CPU time to report contention from other
+    processes beside a ratio."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -22,11 +22,21 @@ from jpegnn.data.datasets.image_folder import _normalise_extensions
 from jpegnn.data.io import load_rgb, to_float
 from jpegnn.errors import DataError
 
-__all__ = ["ClassFolder", "list_class_folders"]
+__all__ = ["ClassFolder", "list_class_folders", "missing_splits"]
 
 
 def _visible(name: str) -> bool:
     return not name.startswith(".") and name != "__MACOSX"
+
+
+def missing_splits(root: str | os.PathLike, splits: tuple[str, ...] = ("train", "val")) -> str | None:
+    """None when ``root`` holds a folder for every split, else a message naming the missing ones
+    (for a script's argument check before any data is read)."""
+    missing = [s for s in splits if not (Path(root) / s).is_dir()]
+    if not missing:
+        return None
+    layout = " and ".join(f"{s}/<class>/" for s in splits)
+    return f"{root} has no {' or '.join(m + '/' for m in missing)} folder (expected {layout})"
 
 
 def list_class_folders(root: str | os.PathLike) -> list[str]:
