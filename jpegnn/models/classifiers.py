@@ -18,11 +18,12 @@ Architectures (:data:`CLASSIFIER_ARCHS`):
   coefficients per block.
 
 Loading weights from a file (``weights_path``): a plain ``state_dict`` of the inner network
-(e.g. torchvision's ``resnet18-f37072fd.pth``), a dict holding one under ``"state_dict"``, or a
+(e.g. torchvision's ``resnet18-f37072fd.pth``), a dict holding one under ``"state_dict"`` (Lightning,
+timm) or ``"model"`` (torchvision's reference training scripts), or a
 ``QTableClassifier``/``QTableSegmenter`` Lightning checkpoint (its ``net.net.*`` entries are
 used, the JPEG tables ignored); ``module.`` prefixes (DataParallel) are stripped. Head tensors whose shape differs from this
-network's (1000 ImageNet classes against 10) are skipped so the head is trained anew; any other
-missing or mismatching key is a :class:`~jpegnn.errors.CheckpointError` naming the file.
+network's (1000 ImageNet classes against 10) are skipped so the head is trained anew; BatchNorm
+``num_batches_tracked`` entries may be absent (older files); any other missing or mismatching key is a :class:`~jpegnn.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 3 or x.shape[-3] != 3:
+            # a grey (1-channel) image would otherwise broadcast silently against the RGB mean/std
+            raise ConfigError(
+                f"the network expects RGB input (B x 3 x H x W, 3 channels in [0, 1]), got {x.shape[-3] if x.dim() >= 3 else 'no'} "
+                f"channels (input shape {tuple(x.shape)}); convert grey or RGBA images to RGB"
+            )
         return (x - self.mean) / self.std
 
 
@@ -110,8 +117,10 @@ class Classifier(nn.Module):
 
 
 def _clean_state_dict(obj: object, path: Path) -> dict[str, Tensor]:
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
+    for wrapper in ("state_dict", "model"):  # Lightning/timm, torchvision's references/ train.py
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise CheckpointError(f"weights file {path} does not hold a state_dict (a dict of tensors)")
     state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
@@ -158,7 +167,9 @@ def load_local_weights(
     ]
     state = {k: v for k, v in state.items() if k not in skipped}
     bad_shape = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
-    missing = [k for k in own if k not in state and k not in skipped]
+    # BatchNorm's num_batches_tracked is absent from older torchvision/timm files; it only matters
+    # with momentum=None, and the freshly built network's counter (0) is kept
+    missing = [k for k in own if k not in state and k not in skipped and not k.endswith(".num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
     if bad_shape or missing or unexpected:
         parts = []
@@ -194,7 +205,7 @@ def build_classifier(arch: str, num_classes: int, weights_path: Optional[str] = 
     elif arch == "block_mlp":
         net, head = BlockMLP(num_classes), ("fc.",)
     else:
-        raise ConfigError(f"unknown classifier architecture {arch!r}; choose from {', '.join(CLASSIFIER_ARCHS)}")
+        raise ConfigError(f"argument 'arch': unknown classifier architecture {arch!r}; choose from {', '.join(CLASSIFIER_ARCHS)}")
     if weights_path:
         load_local_weights(net, weights_path, head)
     return Classifier(arch, net)

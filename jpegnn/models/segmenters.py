@@ -89,7 +89,7 @@ def build_segmenter(arch: str, num_classes: int, weights_path: Optional[str] = N
         net = getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False)
         head = ("classifier.",)
     else:
-        raise ConfigError(f"unknown segmentation architecture {arch!r}; choose from {', '.join(SEGMENTER_ARCHS)}")
+        raise ConfigError(f"argument 'arch': unknown segmentation architecture {arch!r}; choose from {', '.join(SEGMENTER_ARCHS)}")
     if weights_path:
         load_local_weights(net, weights_path, head, drop_prefixes=("aux_classifier.",))
     return Segmenter(arch, net)
