@@ -14,12 +14,35 @@ import time
 from pathlib import Path
 
 from jpegnn.cli import run_lightning_cli
-from jpegnn.errors import JpegnnError
+from jpegnn.errors import ConfigError, JpegnnError
 
 
 def _config_path() -> Path:
     here = Path("configs/demo.yaml")
-    return here if here.is_file() else Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    if here.is_file():
+        return here
+    beside = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    if beside.is_file():
+        return beside
+    raise ConfigError(
+        f"configs/demo.yaml not found in the current folder ({Path.cwd()}) nor in the jpegnn checkout "
+        f"({beside.parent}); run `make demo` from the repository root"
+    )
+
+
+def _fit_outputs(fit_cli) -> tuple[Path, list[str]]:
+    """The checkpoint this fit wrote last, and the flags that make ``test`` log into the fit's run folder.
+
+    ModelCheckpoint does not overwrite a ``last.ckpt`` left by an earlier run: it writes
+    ``last-v1.ckpt`` beside it, so the path must come from the callback, not be assumed.
+    """
+    callback = fit_cli.trainer.checkpoint_callback
+    last = getattr(callback, "last_model_path", "") if callback is not None else ""
+    if not last or not Path(last).is_file():
+        raise ConfigError("the demo fit saved no last checkpoint (ModelCheckpoint with save_last: true is required)")
+    logger = fit_cli.trainer.logger
+    flags = [f"--trainer.logger.init_args.version={logger.version}"] if isinstance(getattr(logger, "version", None), int) else []
+    return Path(last), flags
 
 
 def _table(rows: list[dict], jpeg_rows: list[dict]) -> str:
@@ -51,22 +74,23 @@ def _table(rows: list[dict], jpeg_rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     extra = list(argv or [])
-    config = str(_config_path())
     try:
+        config = str(_config_path())
         t0 = time.time()
-        run_lightning_cli(["fit", "--config", config, *extra])
+        fit_cli = run_lightning_cli(["fit", "--config", config, *extra])
         fit_s = time.time() - t0
-        ckpt = Path("checkpoints/demo/last.ckpt")
-        cli = run_lightning_cli(["test", "--config", config, "--ckpt_path", str(ckpt), *extra])
+        ckpt, same_run = _fit_outputs(fit_cli)
+        # the test logs (and writes results.json / per_image.csv) into the fit's run folder
+        cli = run_lightning_cli(["test", "--config", config, *same_run, "--ckpt_path", str(ckpt), *extra])
     except JpegnnError as exc:
         print(f"jpegnn demo: error: {exc}", file=sys.stderr)
         return 2
     rows = cli.model.test_results["rows"]
 
-    from jpegnn.data import BuiltinSamples
     from jpegnn.evaluation.classical import jpeg_at_bpp
 
-    samples = {item["name"]: item["image"] for item in BuiltinSamples()}
+    # JPEG on exactly the images the learned codec was tested on, at its actual bpp per image
+    samples = {item["name"]: item["image"] for item in cli.datamodule.test_dataset}
     jpeg_rows = [jpeg_at_bpp(samples[r["image"]], r["bpp"]) for r in rows]
     print(
         f"\njpegnn demo: bmshj2018-hyperprior (N=64, M=96) trained {fit_s / 60:.1f} min on 2 CPU cores on the "
