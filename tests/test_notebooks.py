@@ -18,7 +18,7 @@ from tests.helpers import loader
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _execute(name: str, env: dict[str, str], monkeypatch) -> None:
+def _execute(name: str, env: dict[str, str], monkeypatch) -> str:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PYTHONPATH", str(NOTEBOOKS.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -26,6 +26,7 @@ def _execute(name: str, env: dict[str, str], monkeypatch) -> None:
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 def test_rd_curves_notebook(tmp_path, monkeypatch):
@@ -36,6 +37,7 @@ def test_rd_curves_notebook(tmp_path, monkeypatch):
 
 
 def test_inspect_run_notebook(tmp_path, monkeypatch):
+    (tmp_path / "run" / "version_0").mkdir(parents=True)  # an older run: given the logger folder, the newest is shown
     module = LICModule("bmshj2018-factorized", N=8, M=12)
     trainer = L.Trainer(accelerator="cpu", max_steps=2, logger=TensorBoardLogger(tmp_path, name="run"),
                         log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
@@ -44,4 +46,6 @@ def test_inspect_run_notebook(tmp_path, monkeypatch):
     trainer.test(module, dataloaders=loader(2, (37, 53), 1))
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
-    _execute("inspect_run.ipynb", {"JPEGNN_RUN_DIR": trainer.log_dir, "JPEGNN_CKPT": str(ckpt)}, monkeypatch)
+    assert Path(trainer.log_dir).name == "version_1"
+    out = _execute("inspect_run.ipynb", {"JPEGNN_RUN_DIR": str(tmp_path / "run"), "JPEGNN_CKPT": str(ckpt)}, monkeypatch)
+    assert f"run: {trainer.log_dir}" in out and "train/loss" in out and "results.json:" in out
