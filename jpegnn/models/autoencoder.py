@@ -63,6 +63,19 @@ class ConvAutoencoder(nn.Module):
         return 2**self.depth
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """``{"latent": encoder(x), "x_hat": decoder(latent)}``."""
+        """``{"latent": encoder(x), "x_hat": decoder(latent)}``.
+
+        Raises:
+            ConfigError: ``x`` is not ``B x 3 x H x W`` with sides multiples of :attr:`multiple`
+                (other sides would give an ``x_hat`` larger than ``x``; pad with
+                :func:`jpegnn.coding.padding.pad_to_multiple`).
+        """
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ConfigError(f"ConvAutoencoder: input must be B x 3 x H x W RGB, got shape {tuple(x.shape)}")
+        if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
+            raise ConfigError(
+                f"ConvAutoencoder: input sides must be multiples of {self.multiple} (2**depth) pixels, got "
+                f"{x.shape[-2]}x{x.shape[-1]}; pad with jpegnn.coding.padding.pad_to_multiple"
+            )
         latent = self.encoder(x)
         return {"latent": latent, "x_hat": self.decoder(latent)}
