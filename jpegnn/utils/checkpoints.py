@@ -14,7 +14,6 @@ never needed.
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -27,8 +26,11 @@ from jpegnn.errors import CheckpointError, one_line_error
 M = TypeVar("M", bound=LightningModule)
 
 
-#: what a corrupt, truncated or foreign torch file raises from ``torch.load(weights_only=True)``
-_UNREADABLE = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError)
+#: torch.load on a corrupt, truncated or foreign file raises whatever its parser meets first
+#: (UnpicklingError, RuntimeError, EOFError, BadZipFile, but also KeyError, IndexError or
+#: struct.error from the legacy format's reader): every Exception but running out of memory is
+#: "not a readable torch file"
+_NOT_A_FILE_PROBLEM = (MemoryError,)
 
 
 def read_torch_file(
@@ -58,7 +60,9 @@ def read_torch_file(
     mmap = mmap and zipfile.is_zipfile(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except _UNREADABLE as exc:
+    except Exception as exc:  # noqa: BLE001 - see _NOT_A_FILE_PROBLEM
+        if isinstance(exc, _NOT_A_FILE_PROBLEM):
+            raise
         raise CheckpointError(f"{where}{path} is not a readable PyTorch {what} ({one_line_error(exc)})") from None
 
 

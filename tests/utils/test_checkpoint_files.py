@@ -33,7 +33,12 @@ def _bad_files(tmp_path):
     torch.save({"w": torch.zeros(1), "x": _Code()}, code)
     empty = tmp_path / "empty.ckpt"
     empty.write_bytes(b"")
-    return [text, truncated, code, empty, tmp_path]  # a folder is not a file either
+    # garbage that torch's legacy-format reader fails on with KeyError / IndexError / struct.error
+    garbage = []
+    for i, data in enumerate((b"junk" * 3, b"\x80", b"\x80\x02\x8a\x0a" + b"\x00" * 2)):
+        garbage.append(tmp_path / f"garbage{i}.pt")
+        garbage[-1].write_bytes(data)
+    return [text, truncated, code, empty, *garbage, tmp_path]  # a folder is not a file either
 
 
 def test_missing_file_names_argument_and_file(tmp_path):
