@@ -368,7 +368,8 @@ def find_quality_for_bpp(
     """The integer quality whose bpp on ``img`` is closest to ``target_bpp``, by bisection.
 
     Bisection assumes bpp rises with quality and needs about log2(range) + 2 encodes (no decode).
-    It is guarded: if the bpps it saw are not monotone in quality, a
+    It is guarded: if the bpps it saw (for a target beyond either end: both ends and the middle)
+    are not monotone in quality, a
     :class:`RateMonotonicityWarning` is issued and every quality in the range is tried instead.
     Targets outside the reachable range give the lowest / highest quality. Ties go to the
     lower quality.
@@ -397,10 +398,11 @@ def find_quality_for_bpp(
             seen[q] = _bpp_of(codec, img, q)
         return seen[q]
 
-    if bpp(lo) >= target_bpp:
-        cands = [lo]
-    elif bpp(hi) <= target_bpp:
-        cands = [hi]
+    if bpp(lo) >= target_bpp or bpp(hi) <= target_bpp:
+        # a target outside [bpp(lo), bpp(hi)]: the end is the answer if the rate is monotone, which
+        # the middle quality checks too (noise-like images are not: another quality can be nearer)
+        bpp((lo + hi) // 2)
+        cands = [lo] if bpp(lo) >= target_bpp else [hi]
     else:
         a, b = lo, hi  # invariant: bpp(a) < target < bpp(b)... or == at b
         while b - a > 1:

@@ -209,3 +209,14 @@ def test_avif_when_available(img):
         warnings.simplefilter("ignore")
         res = get_codec("avif").encode_decode(img, 60)
     assert res.decoded.shape == img.shape and res.num_bytes > 0
+
+
+def test_target_below_the_lowest_quality_checks_monotonicity_too(img):
+    """Quality 1 already overshoots 1.0 bpp, but the rate is not monotone (as on noise-like
+    images): the middle quality reveals it and the full scan finds the nearer q4."""
+    codec = _FakeCodec(table=(2, 3, 1, 1, 4))  # bpp(q1)=2 >= 1; q3 = 1 < q1
+    with pytest.warns(RateMonotonicityWarning, match="scanning all qualities"):
+        q, bpp = find_quality_for_bpp(codec, img, 1.0)
+    assert (q, bpp) == (3, 1.0)
+    monotone = _FakeCodec(table=(2, 3, 4, 5, 6))
+    assert find_quality_for_bpp(monotone, img, 1.0) == (1, 2.0)  # no warning, the end as before
