@@ -40,7 +40,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO  # noqa: E402
 import jpegnn.data  # noqa: F401,E402  (registers DataModule/dataset class names for short class_path)
 import jpegnn.tasks  # noqa: F401,E402  (registers LightningModule class names for short class_path)
 from jpegnn.commands import COMMANDS, available_commands, run_command  # noqa: E402
-from jpegnn.errors import CheckpointError, JpegnnError, clear_last_error, last_error, one_line_error  # noqa: E402
+from jpegnn.errors import CheckpointError, JpegnnError, clear_last_error, last_error, one_line_error, user_message  # noqa: E402
 from jpegnn.utils.checkpoint_io import AtomicCheckpointIO  # noqa: E402
 from jpegnn.utils.checkpoints import read_torch_file  # noqa: E402
 
@@ -206,20 +206,6 @@ def build_from_config(config: str, overrides: Sequence[str] = ()) -> LightningMo
     return cli.model
 
 
-def _user_message(exc: JpegnnError) -> str:
-    """The one-line message of ``exc``; for an error raised in a DataLoader worker (re-raised by
-    torch as ``Caught DataError in DataLoader worker process 0.`` + the worker's traceback), the
-    worker's own message."""
-    text = str(exc)
-    if text.startswith("Caught ") and "Original Traceback" in text:
-        last = text.rstrip().splitlines()[-1]
-        for name in (f"{type(exc).__module__}.{type(exc).__qualname__}: ", f"{type(exc).__qualname__}: "):
-            if last.startswith(name):
-                return last[len(name):]
-        return last
-    return text
-
-
 def main(args: Optional[Sequence[str]] = None) -> int:
     """Run ``jpegnn`` with ``args`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -238,7 +224,7 @@ def main(args: Optional[Sequence[str]] = None) -> int:
     except JpegnnError as exc:
         if os.environ.get("JPEGNN_DEBUG"):
             raise
-        print(f"jpegnn: error: {_user_message(exc)}", file=sys.stderr)
+        print(f"jpegnn: error: {user_message(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:
         # jsonargparse reports a failed class_path instantiation as a long ValueError that quotes

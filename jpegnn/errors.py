@@ -58,6 +58,16 @@ class TrainingError(JpegnnError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
 
 
+def check_positive_int(owner: str, arg: str, value: object, allow_none: bool = False) -> None:
+    """Raise ``ConfigError("<owner>: argument '<arg>' must be a positive integer, got ...")``
+    unless ``value`` is an int >= 1 (not a bool), or None where ``allow_none``."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        or_none = " or None" if allow_none else ""
+        raise ConfigError(f"{owner}: argument '{arg}' must be a positive integer{or_none}, got {value!r}")
+
+
 def one_line_error(exc: BaseException, limit: int = 300) -> str:
     """``exc`` as one short line: ``Type: first line``; a ``load_state_dict`` error is summarized.
 
@@ -96,6 +106,20 @@ def one_line_error(exc: BaseException, limit: int = 300) -> str:
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
+def user_message(exc: JpegnnError) -> str:
+    """The one-line message of ``exc``; for an error raised in a DataLoader worker (re-raised by
+    torch as ``Caught DataError in DataLoader worker process 0.`` + the worker's traceback), the
+    worker's own message."""
+    text = str(exc)
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = text.rstrip().splitlines()[-1]
+        for name in (f"{type(exc).__module__}.{type(exc).__qualname__}: ", f"{type(exc).__qualname__}: "):
+            if last.startswith(name):
+                return last[len(name):]
+        return last
+    return text
+
+
 def run_script(main, prog: str) -> None:
     """Exit with ``main()``'s status; a :class:`JpegnnError` ends the script with one line
     ``<prog>: error: <message>`` and status 2 (``JPEGNN_DEBUG=1`` shows the traceback), as the
@@ -108,6 +132,6 @@ def run_script(main, prog: str) -> None:
     except JpegnnError as exc:
         if os.environ.get("JPEGNN_DEBUG"):
             raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {user_message(exc)}", file=sys.stderr)
         status = 2
     sys.exit(status or 0)

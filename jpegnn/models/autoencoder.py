@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from jpegnn.errors import ConfigError
+from jpegnn.errors import ConfigError, check_positive_int
 
 __all__ = ["ConvAutoencoder"]
 
@@ -36,8 +36,7 @@ class ConvAutoencoder(nn.Module):
     def __init__(self, N: int = 64, M: int = 32, depth: int = 3):
         super().__init__()
         for name, value in (("N", N), ("M", M), ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"ConvAutoencoder: {name} must be a positive integer, got {value!r}")
+            check_positive_int("ConvAutoencoder", name, value)
         self.N, self.M, self.depth = N, M, depth
         widths = [min(N * 2**k, 4 * N) for k in range(depth)]
         enc: list[nn.Module] = []

@@ -58,7 +58,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from jpegnn.coding.padding import crop_to, pad_to_multiple
-from jpegnn.errors import CheckpointError, ConfigError, one_line_error
+from jpegnn.errors import CheckpointError, ConfigError, check_positive_int, one_line_error
 from jpegnn.losses.distillation import KDWeights, check_temperature, distillation_objective, latent_distillation, mse_distillation, parse_kd_weights
 from jpegnn.models.autoencoder import ConvAutoencoder
 from jpegnn.models.lic.registry import ARCHITECTURES
@@ -313,8 +313,7 @@ class DistillationModule(LICModule):
         if N is None:
             raise ConfigError("DistillationModule: give the student's width N (e.g. N: 64)")
         for name, value in (("N", N), ("M", M), ("N_entropy", N_entropy)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"DistillationModule: argument '{name}' must be a positive integer, got {value!r}")
+            check_positive_int("DistillationModule", name, value, allow_none=True)
         check_temperature(kl_temperature)
         if kd.lmbda is not None and lmbda is not None and not math.isclose(kd.lmbda, lmbda):
             raise ConfigError(f"lmbda={lmbda} conflicts with the RD λ {kd.lmbda} given as 5th value of kd_weights")
@@ -602,8 +601,7 @@ class AutoencoderDistillationModule(LightningModule):
                        for w in kd_weights)):
             raise ConfigError(f"kd_weights must be 3 numbers >= 0 (latent, output, reconstruction), got {kd_weights!r}")
         for name, value in (("N", N), ("M", M), ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"AutoencoderDistillationModule: argument '{name}' must be a positive integer, got {value!r}")
+            check_positive_int("AutoencoderDistillationModule", name, value)
         check_temperature(kl_temperature)
         if latent_loss not in ("mse", "cosine", "kl"):
             raise ConfigError(f"latent_loss must be 'mse', 'cosine' or 'kl', got {latent_loss!r}")

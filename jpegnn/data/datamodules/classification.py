@@ -28,7 +28,7 @@ from torchvision.transforms import v2
 
 from jpegnn.data.datasets.classification import ClassFolder, list_class_folders
 from jpegnn.data.datasets.frequency import FrequencyBlocks
-from jpegnn.errors import ConfigError
+from jpegnn.errors import ConfigError, check_positive_int
 
 __all__ = [
     "ClassificationDataModule",
@@ -103,13 +103,6 @@ def collate_labeled(batch: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = values
     return out
-
-
-def _positive_int(owner: str, arg: str, value: Any, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}: argument '{arg}' must be a positive integer, got {value!r}")
 
 
 class _LoaderMixin:
@@ -192,9 +185,9 @@ class ClassificationDataModule(_LoaderMixin, LightningDataModule):
         super().__init__()
         name = "ClassificationDataModule"
         for arg in ("image_size", "batch_size"):
-            _positive_int(name, arg, locals()[arg])
-        _positive_int(name, "resize_size", resize_size, allow_none=True)
-        _positive_int(name, "val_batch_size", val_batch_size, allow_none=True)
+            check_positive_int(name, arg, locals()[arg])
+        check_positive_int(name, "resize_size", resize_size, allow_none=True)
+        check_positive_int(name, "val_batch_size", val_batch_size, allow_none=True)
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"{name}: argument 'num_workers' must be >= 0, got {num_workers!r}")
         if not 0.0 < min_scale <= 1.0:
@@ -298,8 +291,8 @@ class FrequencyDataModule(_LoaderMixin, LightningDataModule):
         super().__init__()
         name = "FrequencyDataModule"
         for arg in ("num_train", "num_val", "num_test", "grid", "batch_size"):
-            _positive_int(name, arg, locals()[arg])
-        _positive_int(name, "val_batch_size", val_batch_size, allow_none=True)
+            check_positive_int(name, arg, locals()[arg])
+        check_positive_int(name, "val_batch_size", val_batch_size, allow_none=True)
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"{name}: argument 'num_workers' must be >= 0, got {num_workers!r}")
         self.num_train, self.num_val, self.num_test = num_train, num_val, num_test

@@ -48,7 +48,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from jpegnn.data.datasets.vimeo90k import MissingSplitError
 from jpegnn.data.transforms import CenterCrop, RandomCropFlip
-from jpegnn.errors import ConfigError
+from jpegnn.errors import ConfigError, check_positive_int
 
 __all__ = ["ImageDataModule", "RoleDataset", "collate_images", "holdout_split", "DataFallbackWarning"]
 
@@ -198,22 +198,11 @@ class ImageDataModule(LightningDataModule):
         super().__init__()
         for arg, value in (("patch_size", patch_size), ("batch_size", batch_size),
                            ("val_batch_size", val_batch_size), ("test_batch_size", test_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"ImageDataModule: argument '{arg}' must be a positive integer, got {value!r}")
-        if val_patch_size is not None and (not isinstance(val_patch_size, int) or val_patch_size < 1):
-            raise ConfigError(
-                f"ImageDataModule: argument 'val_patch_size' must be a positive integer or None, got {val_patch_size!r}"
-            )
+            check_positive_int("ImageDataModule", arg, value)
+        check_positive_int("ImageDataModule", "val_patch_size", val_patch_size, allow_none=True)
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"ImageDataModule: argument 'num_workers' must be >= 0, got {num_workers!r}")
-        if train_samples_per_epoch is not None and (
-            isinstance(train_samples_per_epoch, bool) or not isinstance(train_samples_per_epoch, int)
-            or train_samples_per_epoch < 1
-        ):
-            raise ConfigError(
-                "ImageDataModule: argument 'train_samples_per_epoch' must be a positive integer or None, "
-                f"got {train_samples_per_epoch!r}"
-            )
+        check_positive_int("ImageDataModule", "train_samples_per_epoch", train_samples_per_epoch, allow_none=True)
         if not 0.0 <= val_fraction < 1.0:
             raise ConfigError(f"ImageDataModule: argument 'val_fraction' must be in [0, 1), got {val_fraction!r}")
 

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
 
-from jpegnn.data.datamodules.classification import ItemTransformDataset, Quantize8Bit, _LoaderMixin, _positive_int
+from jpegnn.data.datamodules.classification import ItemTransformDataset, Quantize8Bit, _LoaderMixin
 from jpegnn.data.datasets.ade20k import ADE20K, ADE20K_NUM_CLASSES, IGNORE_INDEX
-from jpegnn.errors import ConfigError
+from jpegnn.errors import ConfigError, check_positive_int
 
 __all__ = ["ADE20KDataModule", "SegTrainTransform", "SegEvalTransform", "resize_short_side"]
 
@@ -148,8 +148,8 @@ class ADE20KDataModule(_LoaderMixin, LightningDataModule):
         super().__init__()
         name = "ADE20KDataModule"
         for arg in ("crop_size", "base_size", "batch_size", "val_batch_size"):
-            _positive_int(name, arg, locals()[arg])
-        _positive_int(name, "eval_size", eval_size, allow_none=True)
+            check_positive_int(name, arg, locals()[arg])
+        check_positive_int(name, "eval_size", eval_size, allow_none=True)
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"{name}: argument 'num_workers' must be >= 0, got {num_workers!r}")
         if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:

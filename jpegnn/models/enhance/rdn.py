@@ -43,19 +43,13 @@ import torch
 import torch.nn.functional as F_
 from torch import Tensor, nn
 
-from jpegnn.errors import ConfigError
+from jpegnn.errors import ConfigError, check_positive_int
 
 __all__ = ["RDN", "ResidualDenseBlock", "CTU_BORDER", "rdn_macs", "rdn_block_macs_per_pixel", "rdn_macs_table"]
 
 #: context pixels on each side of a CTU consumed by the two unpadded 3x3 head convolutions
 CTU_BORDER = 2
 _MODES = ("ctu", "rgb")
-
-
-def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"RDN: argument '{name}' must be a positive integer, got {value!r}")
-    return value
 
 
 class ResidualDenseBlock(nn.Module):
@@ -118,7 +112,7 @@ class RDN(nn.Module):
         if mode not in _MODES:
             raise ConfigError(f"RDN: argument 'mode' must be one of {_MODES}, got {mode!r}")
         for name, value in (("features", features), ("blocks", blocks), ("layers", layers), ("growth", growth)):
-            _positive(name, value)
+            check_positive_int("RDN", name, value)
         self.mode = mode
         self.channels = 1 if mode == "ctu" else 3
         self.border = CTU_BORDER if mode == "ctu" else 0
