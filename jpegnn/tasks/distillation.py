@@ -61,6 +61,7 @@ from jpegnn.coding.padding import crop_to, pad_to_multiple
 from jpegnn.errors import CheckpointError, ConfigError, check_positive_int, one_line_error
 from jpegnn.losses.distillation import KDWeights, check_temperature, distillation_objective, latent_distillation, mse_distillation, parse_kd_weights
 from jpegnn.models.autoencoder import ConvAutoencoder
+from jpegnn.models.lic.buffers import match_cdf_buffers
 from jpegnn.models.lic.registry import ARCHITECTURES
 from jpegnn.models.lic.students import forward_with_latents, latent_channels
 from jpegnn.tasks.lic import LICModule
@@ -131,11 +132,8 @@ def _read_checkpoint(path: str | os.PathLike, arg_name: str) -> dict[str, Any]:
 
 
 def _load_network(network: nn.Module, state: dict[str, Tensor], path: Path, arg_name: str) -> nn.Module:
-    """Load ``state`` into ``network`` strictly, resizing entropy-model buffers (CDF tables) first."""
-    own = dict(network.named_buffers())
-    for key, value in state.items():
-        if key in own and own[key].shape != value.shape:
-            own[key].resize_(value.shape)
+    """Load ``state`` into ``network`` strictly, its entropy-model buffers (CDF tables) sized first."""
+    match_cdf_buffers(network, state)
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:

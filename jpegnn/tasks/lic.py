@@ -54,13 +54,10 @@ from jpegnn.evaluation.results import compressai_results, summarize, write_per_i
 from jpegnn.losses.rate_distortion import RateDistortionLoss, bits_from_likelihoods
 from jpegnn.metrics.bpp import BitsPerPixel
 from jpegnn.models.lic import build_lic_model, default_lambda
+from jpegnn.models.lic.buffers import CDF_BUFFERS, match_cdf_buffers
 from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
-
-#: buffers whose shape depends on the fitted entropy model (resized when a checkpoint loads)
-_CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
-
 
 def _is_quantile(name: str) -> bool:
     return name.endswith(".quantiles") or name == "quantiles"
@@ -416,22 +413,12 @@ class LICModule(LightningModule):
         self.update_entropy_models()
         state = self.state_dict()
         for key in list(checkpoint.get("state_dict", {})):
-            if key.endswith(_CDF_BUFFERS) or _is_quantile(key):
+            if key.endswith(CDF_BUFFERS) or _is_quantile(key):
                 checkpoint["state_dict"][key] = state[key]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # CDF buffers change size with the fitted model: give ours the checkpoint's shapes before the
-        # state dict loads. Fresh tensors, not resize_(): a buffer made under inference mode (an
-        # update() in a test or predict loop) cannot be resized or copied into outside it.
-        own = dict(self.named_buffers())
-        for key, value in checkpoint.get("state_dict", {}).items():
-            if not (key.endswith(_CDF_BUFFERS) and key in own):
-                continue
-            buf = own[key]
-            if buf.shape != value.shape or buf.is_inference():
-                prefix, _, name = key.rpartition(".")
-                module = self.get_submodule(prefix) if prefix else self
-                module._buffers[name] = torch.empty(value.shape, dtype=buf.dtype, device=buf.device)
+        # CDF buffers change size with the fitted model: take the checkpoint's shapes first
+        match_cdf_buffers(self, checkpoint.get("state_dict", {}))
 
     # ------------------------------------------------------------------ test (real bitstreams)
     def on_test_start(self) -> None:
