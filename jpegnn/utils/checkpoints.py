@@ -26,13 +26,6 @@ from jpegnn.errors import CheckpointError, one_line_error
 M = TypeVar("M", bound=LightningModule)
 
 
-#: torch.load on a corrupt, truncated or foreign file raises whatever its parser meets first
-#: (UnpicklingError, RuntimeError, EOFError, BadZipFile, but also KeyError, IndexError or
-#: struct.error from the legacy format's reader): every Exception but running out of memory is
-#: "not a readable torch file"
-_NOT_A_FILE_PROBLEM = (MemoryError,)
-
-
 def read_torch_file(
     path: str | os.PathLike, what: str = "checkpoint", arg_name: Optional[str] = None, mmap: bool = False
 ) -> Any:
@@ -60,9 +53,12 @@ def read_torch_file(
     mmap = mmap and zipfile.is_zipfile(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # noqa: BLE001 - see _NOT_A_FILE_PROBLEM
-        if isinstance(exc, _NOT_A_FILE_PROBLEM):
-            raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        # torch.load on a corrupt, truncated or foreign file raises whatever its parser meets first:
+        # UnpicklingError, RuntimeError, EOFError, BadZipFile, but also KeyError, IndexError or
+        # struct.error from the legacy format's reader
         raise CheckpointError(f"{where}{path} is not a readable PyTorch {what} ({one_line_error(exc)})") from None
 
 
