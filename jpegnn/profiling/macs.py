@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
+from jpegnn.errors import one_line_error
 from jpegnn.profiling.modes import eval_mode, frozen_parameters
 
 __all__ = ["MacCount", "count_macs", "ELEMENTWISE_PYTHON_OPS"]
@@ -133,8 +134,7 @@ def count_macs(
             by_module = analysis.by_module()
             unsupported = {str(k): int(v) for k, v in analysis.unsupported_ops().items()}
     except Exception as exc:  # noqa: BLE001 - the JIT tracer fails on some autograd Functions
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return _flop_counter_macs(wrapper, parts, path_of, f"fvcore trace failed ({type(exc).__name__}: {first})")
+        return _flop_counter_macs(wrapper, parts, path_of, f"fvcore trace failed ({one_line_error(exc)})")
     opaque = sorted(k for k in unsupported if k.startswith("prim::PythonOp") and k not in ELEMENTWISE_PYTHON_OPS)
     if opaque:
         return _flop_counter_macs(wrapper, parts, path_of, "fvcore cannot see inside " + ", ".join(opaque), unsupported)
