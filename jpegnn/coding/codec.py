@@ -148,19 +148,8 @@ def decompress_file(src: str | Path, out_image: str | Path, module=None) -> Codi
         raise ConfigError(f"cannot write {out_image} as {fmt}: {exc}") from None
     _write_output(out_image, buf.getvalue())
     size = Path(src).stat().st_size
-    payload = sum(len(s) for s in _leaves(c.strings))
+    payload = sum(len(s) for s in _leaves(c.strings, (bytes, bytearray)))
     return CodingReport(str(out_image), c.width, c.height, size, payload, size * 8 / (c.width * c.height), seconds)
-
-
-def _sizes(node):
-    if isinstance(node, torch.Size):
-        yield node
-    elif isinstance(node, dict):
-        for child in node.values():
-            yield from _sizes(child)
-    elif isinstance(node, (list, tuple)):
-        for child in node:
-            yield from _sizes(child)
 
 
 def _check_latent_shape(src, c: Container) -> None:
@@ -172,7 +161,7 @@ def _check_latent_shape(src, c: Container) -> None:
     """
     m = c.pad_multiple
     hp, wp = -(-c.height // m) * m, -(-c.width // m) * m
-    sizes = list(_sizes(c.shape))
+    sizes = list(_leaves(c.shape, torch.Size))
     for size in sizes:
         ok = len(size) >= 2 and size[-2] > 0 and size[-1] > 0
         if ok:
@@ -188,9 +177,14 @@ def _check_latent_shape(src, c: Container) -> None:
         raise BitstreamError(f"{src}: the header holds no latent shape")
 
 
-def _leaves(node):
-    if isinstance(node, (bytes, bytearray)):
+def _leaves(node, leaf_type):
+    """The ``leaf_type`` objects in a nest of dicts, lists and tuples (a container's strings or
+    latent shapes; checked before the sequence case, as ``torch.Size`` is a tuple)."""
+    if isinstance(node, leaf_type):
         yield node
-    else:
+    elif isinstance(node, dict):
+        for child in node.values():
+            yield from _leaves(child, leaf_type)
+    elif isinstance(node, (list, tuple)):
         for child in node:
-            yield from _leaves(child)
+            yield from _leaves(child, leaf_type)
