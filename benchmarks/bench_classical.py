@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"and {other['ours']:.1f} CPU-s during ours (should be ~0 for a fair comparison)")
         d = entry["same_run_mean_abs_diff"]
         print(f"  same images, same Pillow: mean |d bpp| {d['bpp']:.2e}, mean |d PSNR| {d['psnr_db']:.2e} dB, "
-              f"mean |d MS-SSIM| {d['ms_ssim']:.2e} (torchmetrics vs pytorch_msssim)")
+              f"mean |d MS-SSIM| {d['ms_ssim']:.2e} (fast_quality vs pytorch_msssim)")
 
         published = args.published / f"{COMPARABLE[codec]}.json"
         if published.is_file():

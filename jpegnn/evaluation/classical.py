@@ -33,7 +33,7 @@ channels-first and five filtered maps per scale, nothing cached: 135 ms), and it
 processes keep torch's default thread count, so ``-j 2`` on two cores runs four OpenMP threads
 that contend. Here each worker reads an image once, caches the reference's MS-SSIM statistics,
 runs every codec and quality on it and filters three channels-last maps per scale in cached row
-bands (~35-40 ms per decode) on one thread per process.
+bands (~25 ms per decode) on one thread per process.
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ class PillowCodec:
 
 
 _METRIC_NOTE = (
-    "bpp from the real in-memory bitstream; PSNR-RGB (dB) and MS-SSIM-RGB (torchmetrics convention, "
-    "5 scales, data range 255) on 8-bit images, averaged over images"
+    "bpp from the real in-memory bitstream; PSNR-RGB (dB) and MS-SSIM-RGB (pytorch_msssim, as CompressAI's "
+    "eval_model: 5 scales, data range 255) on 8-bit images, averaged over images"
 )
 
 
@@ -506,7 +506,7 @@ def jpeg_at_bpp(
 
     Returns:
         A dict with ``quality`` (chosen, 1..100), ``bpp``, ``num_bytes``, ``psnr_rgb`` (dB),
-        ``ms_ssim_rgb`` (linear; NaN below 176 px), ``encoding_time`` / ``decoding_time`` (s),
+        ``ms_ssim_rgb`` (linear; NaN when a side is 160 px or less), ``encoding_time`` / ``decoding_time`` (s),
         ``target_bpp``, ``width``, ``height``, ``codec``.
     """
     if subsampling not in _SUBSAMPLING:

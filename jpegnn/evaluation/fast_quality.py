@@ -1,24 +1,27 @@
 """Fast PSNR-RGB and MS-SSIM-RGB of many decodes of one reference image (codec sweeps).
 
 A codec benchmark measures the same reference image against 19+ decodes (one per quality). The
-metric convention is the project's (:mod:`jpegnn.metrics.image_quality`: 8-bit images, PSNR over
-all RGB samples with peak 255, torchmetrics' 5-scale MS-SSIM with an 11-tap Gaussian of sigma 1.5,
-data range 255, ``normalize="relu"``), but computing it with torchmetrics costs ~370 ms per
-768x512 pair on one core (measured), mostly its dense 11x11 depthwise convolution; this module
-takes ~35-40 ms.
+metric convention is the project's (:mod:`jpegnn.metrics.image_quality`, i.e. CompressAI's
+``eval_model``: 8-bit images, PSNR over all RGB samples with peak 255, and
+``pytorch_msssim.ms_ssim(data_range=255)``: 5 scales, 11-tap Gaussian of sigma 1.5 in valid mode at
+every scale, per-channel product over scales of the relu'd means, then the mean over channels;
+2x2 average pooling with padding ``side % 2`` between scales). Calling pytorch_msssim costs
+~90 ms per 768x512 pair on one core (depthwise convolutions of whole float32 planes, five
+filtered maps per scale); this module takes ~25 ms per decode (measured on kodim01 with its JPEG
+q=30 decode, one thread).
 
 :class:`ReferenceQuality` computes **the same numbers** (tested against
 :func:`~jpegnn.metrics.image_quality.psnr_rgb` / :func:`~jpegnn.metrics.image_quality.ms_ssim_rgb`
-to 1e-5) much faster:
+to 1e-5) faster:
 
-* The reference's own statistics (its per-scale downsampled planes, local means and second
-  moments) are computed once per image and reused for every decode.
-* The Gaussian window is applied as two 1-D passes (11+11 taps instead of 121) with
-  channels-last depthwise ``conv2d`` in float32 (the uint8 HWC decode maps to channels-last
-  without a transpose), in row bands that stay in cache, on one intra-op thread.
-* Scales 1-4 only need the contrast-structure term on the *valid* region (torchmetrics pads by
-  reflection and crops it away again), so only the last scale pads; per decode only three maps
-  are filtered (x, x^2, x*y) instead of five.
+* The reference's own statistics (its per-scale downsampled planes, local means and variances)
+  are computed once per image and reused for every decode; per decode only three maps are
+  filtered (x, x^2, x*y) instead of five.
+* The Gaussian window is applied as two 1-D passes (11+11 taps) with channels-last depthwise
+  ``conv2d`` in float32 (the uint8 HWC decode maps to channels-last without a transpose), in row
+  bands that stay in cache, on one intra-op thread.
+* Scales 1-4 only compute the contrast-structure term (scale 5 only the full SSIM term), summed
+  per channel in float64.
 * PSNR is an exact integer sum of squared errors on uint8 data.
 """
 
@@ -36,13 +39,13 @@ from jpegnn.metrics.image_quality import MS_SSIM_MIN_SIDE
 
 __all__ = ["ReferenceQuality", "psnr_uint8", "single_thread"]
 
-#: torchmetrics' default MS-SSIM scale weights (Wang et al. 2003)
+#: pytorch_msssim's default MS-SSIM scale weights (Wang et al. 2003)
 _BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _K1, _K2, _DATA_RANGE = 0.01, 0.03, 255.0
 _C1 = (_K1 * _DATA_RANGE) ** 2
 _C2 = (_K2 * _DATA_RANGE) ** 2
 _WIN, _SIGMA = 11, 1.5
-_PAD = (_WIN - 1) // 2
+_PAD = (_WIN - 1) // 2  # rows/columns the valid-mode filter loses on each side
 
 
 @contextlib.contextmanager
@@ -66,10 +69,15 @@ def single_thread() -> Iterator[None]:
 
 
 def _gauss_1d() -> torch.Tensor:
-    """The 1-D Gaussian of torchmetrics' SSIM (11 taps, sigma 1.5, float32, sums to 1)."""
-    dist = torch.arange((1 - _WIN) / 2, (1 + _WIN) / 2, 1.0, dtype=torch.float32)
-    g = torch.exp(-((dist / _SIGMA) ** 2) / 2)
+    """The 1-D Gaussian of pytorch_msssim (``_fspecial_gauss_1d(11, 1.5)``: float32, sums to 1)."""
+    coords = torch.arange(_WIN, dtype=torch.float32) - _WIN // 2
+    g = torch.exp(-(coords**2) / (2 * _SIGMA**2))
     return g / g.sum()
+
+
+def _downsample(x: torch.Tensor) -> torch.Tensor:
+    """pytorch_msssim's step between scales: 2x2 average pooling, odd sides padded by one zero (counted)."""
+    return F.avg_pool2d(x, kernel_size=2, padding=[s % 2 for s in x.shape[2:]])
 
 
 _G = _gauss_1d()
@@ -106,12 +114,13 @@ class ReferenceQuality:
     Args:
         reference: H x W x 3 uint8 RGB image (the original).
         band: Output rows filtered per step. The image is processed in horizontal bands so that
-            the nine filtered planes of a band stay in the CPU cache (measured 1.4x faster than
-            filtering a whole 768x512 image at once, which is memory-bound: 40 vs 57 ms per decode
+            the nine filtered planes of a band stay in the CPU cache (measured 1.25x faster than
+            filtering a whole 768x512 image at once, which is memory-bound: 27 vs 33 ms per decode
             on one core).
 
     MS-SSIM is NaN when the shorter side is below
-    :data:`~jpegnn.metrics.image_quality.MS_SSIM_MIN_SIDE` (176 px), as in ``ms_ssim_rgb``.
+    :data:`~jpegnn.metrics.image_quality.MS_SSIM_MIN_SIDE` (161 px, i.e. 160 px and less), as in
+    ``ms_ssim_rgb``.
     """
 
     def __init__(self, reference: np.ndarray, band: int = 64) -> None:
@@ -132,22 +141,18 @@ class ReferenceQuality:
         return torch.from_numpy(img.astype(np.float32)).unsqueeze(0).permute(0, 3, 1, 2)
 
     def _prepare(self) -> None:
-        """Per scale: the reference planes and their local mean and variance.
+        """Per scale: the reference planes and their local mean and variance (valid region).
 
-        Scales 1-4 use the valid region only; the last scale is reflection-padded first, because
-        torchmetrics averages its full SSIM map (luminance term included) over the padded image.
+        As in pytorch_msssim the variance is ``E[t^2] - mu^2`` without a clamp.
         """
         t = self._to_planes(self.reference)
-        n = len(_BETAS)
-        for s in range(n):
-            last = s == n - 1
-            tt = F.pad(t, (_PAD, _PAD, _PAD, _PAD), mode="reflect") if last else t
-            st = _filter(torch.cat([tt, tt * tt], dim=1))
+        for s in range(len(_BETAS)):
+            if s:
+                t = _downsample(t)
+            st = _filter(torch.cat([t, t * t], dim=1))
             mu = st[:, :3]
-            var = torch.clamp(st[:, 3:] - mu * mu, min=0.0)
-            self._scales.append({"t_in": tt, "mu": mu, "mu_sq": mu * mu, "var": var})
-            if not last:
-                t = F.avg_pool2d(t, (2, 2))
+            mu_sq = mu * mu
+            self._scales.append({"t": t, "mu": mu, "mu_sq": mu_sq, "var": st[:, 3:] - mu_sq})
 
     def psnr(self, decoded: np.ndarray) -> float:
         """PSNR-RGB in dB of one HxWx3 uint8 decode (see :func:`psnr_uint8`)."""
@@ -161,36 +166,35 @@ class ReferenceQuality:
             return float("nan")
         with torch.inference_mode(), single_thread():
             p = self._to_planes(decoded)
-            value = 1.0
             n = len(_BETAS)
+            per_channel = [1.0, 1.0, 1.0]
             for s, ref in enumerate(self._scales):
-                last = s == n - 1
-                pp = F.pad(p, (_PAD, _PAD, _PAD, _PAD), mode="reflect") if last else p
-                mean = self._band_mean(pp, ref, with_luminance=last)
-                value *= max(mean, 0.0) ** _BETAS[s]  # normalize="relu"
-                if not last:
-                    p = F.avg_pool2d(p, (2, 2))
-            return float(value)
+                if s:
+                    p = _downsample(p)
+                means = self._band_means(p, ref, with_luminance=s == n - 1)
+                for c in range(3):
+                    per_channel[c] *= max(means[c], 0.0) ** _BETAS[s]  # relu, then the scale's weight
+            return float(sum(per_channel) / 3)
 
-    def _band_mean(self, pp: torch.Tensor, ref: dict[str, torch.Tensor], with_luminance: bool) -> float:
-        """Mean over channels and valid positions of the contrast-structure map (or full SSIM map)."""
-        h_out = pp.shape[2] - 2 * _PAD
-        total = 0.0
+    def _band_means(self, p: torch.Tensor, ref: dict[str, torch.Tensor], with_luminance: bool) -> list[float]:
+        """Per-channel mean over the valid positions of the contrast-structure map (or full SSIM map)."""
+        h_out = p.shape[2] - 2 * _PAD
+        w_out = p.shape[3] - 2 * _PAD
+        total = torch.zeros(3, dtype=torch.float64)
+        t = ref["t"]
         for r0 in range(0, h_out, self.band):
             r1 = min(h_out, r0 + self.band)
-            xb = pp[:, :, r0 : r1 + 2 * _PAD]
-            tb = ref["t_in"][:, :, r0 : r1 + 2 * _PAD]
+            xb = p[:, :, r0 : r1 + 2 * _PAD]
+            tb = t[:, :, r0 : r1 + 2 * _PAD]
             f = _filter(torch.cat([xb, xb * xb, xb * tb], dim=1))
             mu_p = f[:, :3]
             mu_p_sq = mu_p * mu_p
             mu_t = ref["mu"][:, :, r0:r1]
             mu_pt = mu_p * mu_t
-            var_p = torch.clamp(f[:, 3:6] - mu_p_sq, min=0.0)
             upper = 2 * (f[:, 6:9] - mu_pt) + _C2
-            lower = var_p + ref["var"][:, :, r0:r1] + _C2
+            lower = (f[:, 3:6] - mu_p_sq) + ref["var"][:, :, r0:r1] + _C2
+            m = upper / lower
             if with_luminance:
-                m = ((2 * mu_pt + _C1) * upper) / ((mu_p_sq + ref["mu_sq"][:, :, r0:r1] + _C1) * lower)
-            else:
-                m = upper / lower
-            total += float(m.sum(dtype=torch.float64))
-        return total / (3 * h_out * (pp.shape[3] - 2 * _PAD))
+                m = (2 * mu_pt + _C1) / (mu_p_sq + ref["mu_sq"][:, :, r0:r1] + _C1) * m
+            total += m.sum(dim=(0, 2, 3), dtype=torch.float64)
+        return (total / (h_out * w_out)).tolist()

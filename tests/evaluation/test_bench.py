@@ -21,7 +21,7 @@ from jpegnn.evaluation.results import PER_IMAGE_FIELDS
 from jpegnn.metrics.bd import BD_TABLE_FIELDS, BjontegaardWarning
 from tests.data.imagegen import write_rgb_png
 
-#: H x W; the last one is large enough for MS-SSIM (>= 176 px)
+#: H x W; the last one is large enough for MS-SSIM (>= 161 px)
 SIZES = {"a.png": (48, 40), "b.png": (40, 72), "c.png": (176, 184)}
 
 

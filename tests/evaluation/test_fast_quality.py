@@ -25,8 +25,9 @@ def _t(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255
 
 
-@pytest.mark.parametrize("shape", [(192, 256), (257, 181)])
+@pytest.mark.parametrize("shape", [(161, 171), (256, 384), (257, 181), (175, 162)])
 def test_matches_image_quality_reference(shape):
+    """Odd and even sides (the odd ones zero-pad the 2x2 pooling), the 161 px minimum included."""
     rng = np.random.default_rng(0)
     img = smooth_rgb(*shape, seed=3)
     noisy = np.clip(img.astype(int) + rng.integers(-3, 4, img.shape), 0, 255).astype(np.uint8)
@@ -35,19 +36,22 @@ def test_matches_image_quality_reference(shape):
     for q in (5, 40, 90):
         dec = _jpeg(img, q)
         assert ref.psnr(dec) == pytest.approx(psnr_rgb(_t(dec), _t(img)), abs=1e-9)
-        with single_thread():  # torchmetrics on 2 OpenMP threads crawls when the cores are shared
+        with single_thread():  # pytorch_msssim on 2 OpenMP threads crawls when the cores are shared
             want = ms_ssim_rgb(_t(dec), _t(img))
+        assert math.isfinite(want)
         assert ref.ms_ssim(dec) == pytest.approx(want, abs=1e-5)
 
 
 def test_identical_and_tiny_images():
-    img = smooth_rgb(176, 180, seed=1)
+    img = smooth_rgb(161, 180, seed=1)
     ref = ReferenceQuality(img)
     assert ref.psnr(img) == math.inf
     assert ref.ms_ssim(img) == pytest.approx(1.0, abs=1e-6)
-    tiny = ReferenceQuality(smooth_rgb(48, 40, seed=2))
-    assert math.isnan(tiny.ms_ssim(smooth_rgb(48, 40, seed=5)))
-    assert math.isfinite(tiny.psnr(smooth_rgb(48, 40, seed=5)))
+    for shape in ((160, 200), (200, 160), (48, 40)):  # 160 px and less: no MS-SSIM, as ms_ssim_rgb
+        small = ReferenceQuality(smooth_rgb(*shape, seed=2))
+        assert not small.ms_ssim_defined
+        assert math.isnan(small.ms_ssim(smooth_rgb(*shape, seed=5)))
+        assert math.isfinite(small.psnr(smooth_rgb(*shape, seed=5)))
 
 
 def test_psnr_uint8_exact_and_shape_checked():
