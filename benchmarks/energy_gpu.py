@@ -95,7 +95,7 @@ def load_model(args: argparse.Namespace, device: torch.device) -> tuple[torch.nn
     """The CompressAI network (eval, CDFs built) and a description of it."""
     if args.ckpt:
         from jpegnn.tasks.lic import LICModule
-        from jpegnn.utils.checkpoints import load_module
+        from jpegnn.tasks.loading import load_module
 
         module = load_module(args.ckpt, LICModule)
         module.update_entropy_models()

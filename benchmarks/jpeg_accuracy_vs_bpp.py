@@ -45,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jpegnn.commands.export_qtables import cjpeg_text  # noqa: E402
+from jpegnn.jpeg.qtable_formats import cjpeg_text  # noqa: E402
 from jpegnn.data import ClassificationDataModule  # noqa: E402
 from jpegnn.data.datasets.classification import missing_splits  # noqa: E402
 from jpegnn.jpeg import quality_tables  # noqa: E402

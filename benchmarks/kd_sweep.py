@@ -176,7 +176,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from jpegnn.tasks import DistillationModule, LICModule
     from jpegnn.utils.atomic import write_json_atomic
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     args, work = job["args"], Path(job["args"]["work"])
     point_file = work / "points" / f"{job['name']}.json"
@@ -260,7 +260,7 @@ def _profile(ckpt: str, size: tuple[int, int], image, energy, repeats: int) -> d
     """params, GMACs (fvcore), encode/decode latency (real rANS coding) and energy of one checkpoint."""
     from jpegnn.profiling import profile_module
     from jpegnn.tasks import LICModule
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     module = load_module(ckpt, LICModule)
     device = "cuda" if energy is not None and energy.available else "cpu"
@@ -444,7 +444,7 @@ def _main(argv: Optional[list[str]] = None) -> int:
     mid = n_t // 2
     teacher_points = sorted((results[f"teacher_{t}"] for t in tags), key=lambda p: p["lmbda"])
     from jpegnn.tasks import LICModule
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     # the profiled rate point: the teacher of the median λ (bitstream size affects rANS time a little)
     mid_tag = next(t for t in tags if results[f"teacher_{t}"]["lmbda"] == teacher_points[mid]["lmbda"])

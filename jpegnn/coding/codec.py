@@ -40,7 +40,7 @@ class CodingReport:
 def load_codec_module(ckpt: str | Path):
     """Load a LICModule checkpoint for coding, with entropy-model CDFs ready."""
     from jpegnn.tasks.lic import LICModule
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     module = load_module(ckpt, LICModule)
     if not any(b.numel() for n, b in module.model.named_buffers() if n.endswith("_quantized_cdf")):

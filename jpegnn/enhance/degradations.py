@@ -164,7 +164,7 @@ class CheckpointDegradation(Degradation):
     def _model(self, device: torch.device):
         if self._module is None:
             from jpegnn.tasks.lic import LICModule
-            from jpegnn.utils.checkpoints import load_module
+            from jpegnn.tasks.loading import load_module
 
             self._module = load_module(self.checkpoint, LICModule)
             for p in self._module.parameters():

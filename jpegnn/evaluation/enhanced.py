@@ -82,7 +82,7 @@ def load_enhancement_filter(path: str | Path, device: str | None = None):
         CheckpointError: The file is missing, unreadable, or not an enhancement checkpoint.
     """
     from jpegnn.tasks.enhancement import EnhancementModule
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     if not Path(path).is_file():
         raise CheckpointError(f"--enhance: checkpoint not found: {path}")

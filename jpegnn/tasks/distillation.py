@@ -30,7 +30,7 @@ network with fewer channels N — from a frozen teacher:
   checkpoints should follow), test (real rANS bitstreams, ``results.json``), prediction, CDF
   updates on save and the two optimizers are LICModule's, applied to the student. Each checkpoint also carries
   ``checkpoint["jpegnn_student"]`` (the student's LICModule arguments), so
-  :func:`jpegnn.utils.checkpoints.load_module` (``jpegnn compress``/``bench --ckpt``/``test``)
+  :func:`jpegnn.tasks.loading.load_module` (``jpegnn compress``/``bench --ckpt``/``test``)
   turns it into a plain LICModule (:func:`student_from_checkpoint`).
 
 :class:`AutoencoderDistillationModule` is the first experiment of the KD logbook: a wide

@@ -155,7 +155,7 @@ def table_heatmap(table: Tensor, cell: int = 16) -> Tensor:
 
 
 def cjpeg_text(tables: Sequence[Tensor], subsampling: str = "4:2:0", comment: str = "") -> str:
-    """``cjpeg -qtables`` text of integer tables (see :mod:`jpegnn.commands.export_qtables`)."""
-    from jpegnn.commands.export_qtables import cjpeg_text as _text
+    """``cjpeg -qtables`` text of integer tables (see :mod:`jpegnn.jpeg.qtable_formats`)."""
+    from jpegnn.jpeg.qtable_formats import cjpeg_text as _text
 
     return _text([[int(v) for v in t.flatten().tolist()] for t in tables], subsampling, comment)

@@ -12,7 +12,7 @@ import torch
 from jpegnn.enhance import JPEGDegradation
 from jpegnn.errors import ConfigError
 from jpegnn.tasks import EnhancementModule
-from jpegnn.utils.checkpoints import load_module
+from jpegnn.tasks.loading import load_module
 from tests.helpers import loader
 
 TINY = dict(features=8, blocks=1, layers=2, growth=4)

@@ -18,7 +18,7 @@ from jpegnn.models.lic.registry import build_lic_model
 from jpegnn.models.lic.students import ScaleHyperpriorStudent, forward_with_latents, latent_channels
 from jpegnn.tasks.distillation import STUDENT_KEY, DistillationModule
 from jpegnn.tasks.lic import LICModule
-from jpegnn.utils.checkpoints import load_module
+from jpegnn.tasks.loading import load_module
 from tests.helpers import loader
 
 REPO = Path(__file__).resolve().parents[2]

@@ -136,7 +136,7 @@ def test_fit_then_test_the_student_checkpoint_without_its_teacher(teachers, tiny
     assert main(["test", *args, f"--ckpt_path={saved[0]}"]) == 0
     # the CLI-written checkpoint also reloads as a DistillationModule and as the student codec
     from jpegnn.tasks.distillation import DistillationModule
-    from jpegnn.utils.checkpoints import load_module
+    from jpegnn.tasks.loading import load_module
 
     again = DistillationModule.load_from_checkpoint(saved[0], weights_only=True)
     assert again.hparams.N == 8 and again._teachers is None

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from jpegnn.cli import main
-from jpegnn.commands.export_qtables import cjpeg_text, parse_cjpeg_text, read_checkpoint_tables
+from jpegnn.jpeg.qtable_formats import cjpeg_text, parse_cjpeg_text, read_checkpoint_tables
 from jpegnn.data import FrequencyDataModule
 from jpegnn.errors import CheckpointError
 from jpegnn.jpeg.export import read_cjpeg_qtables, read_pillow_qtables
