@@ -2,7 +2,7 @@
 
 A student codec is trained with its own rate-distortion loss plus terms that pull its latent
 ``y``, its hyper-latent ``z`` and its reconstruction ``x_hat`` towards a frozen teacher's
-(Allemand et al., arXiv 2509.10366, and the KD logbook this module follows)::
+(Allemand et al., arXiv 2509.10366)::
 
     loss = w_y · D(y_s, y_t) + w_z · D(z_s, z_t) + w_x · MSE(x_hat_s, x_hat_t) + w_rd · RD_λ
 
@@ -18,15 +18,29 @@ where ``RD_λ = λ·255²·MSE(x_hat_s, x) + bpp`` is the student's own objectiv
   nats per position (Hinton et al.'s temperature T, scaled by T² so gradients keep their size).
   Written as PyTorch's ``KLDivLoss`` expects: *input* log-probabilities (student), *target*
   probabilities (teacher), ``reduction="batchmean"`` over the ``B·H·W`` rows of a
-  ``(B·H·W) x C`` matrix. (The logbook of 22/01/2025: an earlier version fed raw values and
-  softmaxed over an implicit dimension.)
+  ``(B·H·W) x C`` matrix. (Following those documented conventions is our choice. The KD
+  logbook's 22/01/2025 entry only cancels KL runs with "Should have read doc:" and the link to
+  ``torch.nn.KLDivLoss``; it does not say what the earlier KL term fed or got wrong.)
 
-Weight tuples (:func:`parse_kd_weights`) follow the logbook's notation:
+What the KD logbook (the lab's "PRIM Logbook", September 2024 to May 2025) does and does not
+say: its compression runs are "student KD with RD loss and latent loss MSE" (or KL, "KLD"), from
+11/05/2025 "latent loss MSE + hyper-latent loss MSE", with weight tuples such as
+``lmbda=(0.3, 0.3, 0.4)``, ``(0.2, 0.2, 0.2, 0.4)`` and ``(0.2, 0.2, 0.2, 0.4, 0.025)``. It names
+no tensor beyond "latent" and "hyper-latent" (not ``y`` vs ``y_hat``, nor raw values vs softmax)
+and does not say which entry weights which term. For LIC its only other KD note is the meeting
+item "On decoder part (image + hyperprior decoder)" (11/12/2024); a reconstruction term appears
+only for the autoencoder ("Loss on reconstruction (MSE, MS-SSIM)").
+
+Weight tuples (:func:`parse_kd_weights`) take the logbook's lengths; the meaning of each entry is
+**our reading**: the named terms (latent, hyper-latent, RD), plus an ``x_hat`` term for the one
+entry the logbook leaves unnamed (the reconstruction, as in its autoencoder experiment), with the
+RD weight last:
 
 * 3 values ``(w_y, w_x, w_rd)``: latent, output, RD, e.g. ``(0.3, 0.3, 0.4)`` (no ``z`` term);
 * 4 values ``(w_y, w_z, w_x, w_rd)``;
 * 5 values ``(w_y, w_z, w_x, w_rd, λ)``: the 5th is the RD λ itself, e.g.
-  ``(0.2, 0.2, 0.2, 0.4, 0.025)`` = λ of zoo quality 5 (as in the logbook's ``KDLoss_RD_MSE``).
+  ``(0.2, 0.2, 0.2, 0.4, 0.025)``: 0.025 is CompressAI's λ for zoo quality 5, the teacher quality
+  of the logbook's run with that tuple (13/05/2025); that it is the RD λ is our reading too.
 
 Note on scales: at those weights the output term is small (image MSE ~1e-3) next to the RD term
 (~1 with λ·255²), while the latent MSE of an untrained student can be ~1–10 and dominates early.

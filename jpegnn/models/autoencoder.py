@@ -1,9 +1,11 @@
 """A plain convolutional autoencoder: the teacher/student pair of the first KD experiment.
 
-The KD logbook started (December 2024) by distilling a wide autoencoder that learns the identity
-(reconstruction, no quantization or entropy model) into a narrow one, before moving to learned
-codecs. This is that pair in a fully convolutional form, so any patch whose sides are multiples of
-``2**depth`` works (the logbook's version had fully connected layers tied to 256 x 256 inputs):
+The KD logbook started (December 2024) by applying KD "to simple AE" (a teacher AE and a student
+AE) before moving to learned codecs; after first training them for denoising, it switched on
+18/12/2024 to "reconstruction (instead of denoising) ie: learn identity function". The logbook
+does not describe the networks' layers or widths. This pair is our version of that experiment:
+fully convolutional (no quantization or entropy model), so any patch whose sides are multiples of
+``2**depth`` works:
 
 * encoder: ``depth`` blocks of [3x3 conv stride 2 -> ReLU -> 3x3 conv -> ReLU] widening from N,
   then a 1x1 conv to M latent channels at 1/2**depth of the resolution;

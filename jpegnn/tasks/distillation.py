@@ -9,7 +9,10 @@ network with fewer channels N — from a frozen teacher:
   when the file keeps its zoo name; downloaded only when ``teacher_download`` is true; see
   :mod:`jpegnn.models.lic.zoo`). **Hybrid** mode adds a *rate* teacher (``rate_teacher_ckpt`` or
   ``rate_teacher_quality``) that supplies the hyper-latent target ``z`` while the main
-  (distortion) teacher supplies ``y`` and ``x_hat`` (the logbook's qualities 1 and 5).
+  (distortion) teacher supplies ``y`` and ``x_hat``. The KD logbook's hybrid run (16/05/2025) used
+  "pre-trained teacher quality r,d=1,5" (rate teacher quality 1, distortion teacher quality 5)
+  without saying which teacher gave which target; the split is our choice: ``z`` carries the side
+  information and sets the entropy model's scales (rate), ``y`` and ``x_hat`` the reconstruction.
 * the teacher is **frozen**: eval mode, ``requires_grad_(False)``, run under ``no_grad``. It is
   kept *outside* the module tree (a plain attribute, not a submodule), so it is never in
   ``state_dict()``/the checkpoint, never in an optimizer, never switched to training mode by
@@ -20,7 +23,8 @@ network with fewer channels N — from a frozen teacher:
 * **student**: same family, ``N`` given, ``M`` = the teacher's latent channels by default (latent
   terms compare like with like; a different M gets a learned 1x1 adapter ``y_adapter`` from the
   student's to the teacher's channels), and ``N_entropy`` = the teacher's ``z`` channels by
-  default (the hyper branch no longer follows N: the logbook's entropy-bottleneck bug). Values read
+  default (the hyper branch no longer follows N: the logbook's "entropy bottleneck size depends on
+  N" issue of 11/05/2025, fixed there by "define N_entropy for student"). Values read
   from the teacher are written into the hyperparameters, so the checkpoint is self-contained.
 * **loss**: ``w_y·D(y) + w_z·D(z) + w_x·MSE(x_hat) + w_rd·RD_λ`` with ``D`` = MSE, cosine or KL on
   channel softmax (:mod:`jpegnn.losses.distillation` defines the weight tuples and units). Each term
@@ -33,9 +37,11 @@ network with fewer channels N — from a frozen teacher:
   :func:`jpegnn.tasks.loading.load_module` (``jpegnn compress``/``bench --ckpt``/``test``)
   turns it into a plain LICModule (:func:`student_from_checkpoint`).
 
-:class:`AutoencoderDistillationModule` is the first experiment of the KD logbook: a wide
-reconstruction-only autoencoder (trained by the same module without a teacher) distilled into a
-narrow one (:class:`~jpegnn.models.autoencoder.ConvAutoencoder`).
+:class:`AutoencoderDistillationModule` is our version of the KD logbook's first experiment ("Apply
+KD to simple AE", December 2024; a denoising teacher/student AE at first, then, from 18/12/2024,
+"reconstruction (instead of denoising) ie: learn identity function"): a wide reconstruction-only
+autoencoder (trained by the same module without a teacher) distilled into a narrow one
+(:class:`~jpegnn.models.autoencoder.ConvAutoencoder`).
 """
 
 from __future__ import annotations
@@ -247,8 +253,11 @@ class DistillationModule(LICModule):
         latent_loss: distance on ``y`` and ``z``: ``"mse"``, ``"cosine"`` or ``"kl"`` (channel softmax).
         kl_temperature: softmax temperature T of ``"kl"`` (the loss is scaled by T²).
         kd_quantized_latents: compare ``y_hat``/``z_hat`` (what ``g_s``/``h_s`` see: noisy for the
-            student in training, rounded for the eval-mode teacher; the logbook's choice) instead of
-            the unquantized ``y``/``z``.
+            student in training, rounded for the eval-mode teacher) instead of the unquantized
+            ``y``/``z``. The default (true) is our choice, not the logbook's, which says only
+            "latent loss" and "hyper-latent loss": the quantized latents are what the decoder
+            receives from the bitstream, so the term targets the representation the student
+            actually transmits, and the student's ``y_hat`` (``y`` plus noise) still trains ``g_a``.
         architecture: student architecture (default: the teacher's).
         quality: student quality preset (default: the teacher's; sets N/M/λ defaults).
         N: student width (required): channels of ``g_a``/``g_s``.

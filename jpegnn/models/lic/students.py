@@ -6,8 +6,9 @@ not provide:
 1. **A hyper branch whose width is independent of N.** In CompressAI's hyperprior models the
    hyper-latent ``z`` has N channels and the entropy bottleneck is ``EntropyBottleneck(N)``, so
    a student with fewer channels N also gets a smaller ``z``: its ``z`` no longer compares with the
-   teacher's, and shrinking N silently shrinks the side-information model (the bug in the KD
-   logbook, 11-12/05/2025, fixed there by a separate ``N_entropy``).
+   teacher's, and shrinking N silently shrinks the side-information model (the KD logbook's
+   "entropy bottleneck size depends on N" issue of 11/05/2025, fixed on 12/05/2025 by "define
+   N_entropy for student").
    :class:`ScaleHyperpriorStudent` and :class:`MeanScaleHyperpriorStudent` take ``N_entropy``:
    the channels of ``h_a``/``h_s``'s hidden layers, of ``z`` and of the entropy bottleneck, while
    ``g_a``/``g_s`` use N and the latent ``y`` has M channels. With ``N_entropy == N`` they are
