@@ -8,6 +8,9 @@ Names follow ``compressai.zoo``: ``bmshj2018-factorized`` (Ballé 2017/2018 fact
 
 ``quality`` 1..8 selects CompressAI's zoo presets: the MSE λ values of ``docs/source/zoo.rst``
 and N/M of ``compressai.zoo.image.cfgs``. Every value can be overridden.
+
+Every network built here has float32 entropy models under autocast (``bf16-mixed``/``16-mixed``
+autocast the transforms only): :func:`jpegnn.models.lic.precision.float32_entropy_models`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from compressai.models import (
 
 from jpegnn.errors import ConfigError
 from jpegnn.models.lic.checkerboard import Mbt2018Checkerboard
+from jpegnn.models.lic.precision import float32_entropy_models
 
 #: zoo λ for distortion = λ·255²·MSE, quality 1..8
 LAMBDAS_MSE: dict[int, float] = {
@@ -124,6 +128,10 @@ def build_lic_model(
     width of the hyper branch (``z``, entropy bottleneck, ``h_a``/``h_s`` hidden layers)
     independently of N, as knowledge-distilled students need (see
     :mod:`jpegnn.models.lic.students`). None or equal to N gives CompressAI's own model.
+
+    The entropy models of the returned network compute in float32 under autocast
+    (:func:`~jpegnn.models.lic.precision.float32_entropy_models`); weights and state dict are
+    CompressAI's.
     """
     pN, pM = preset_channels(architecture, quality)
     # `N or preset` would silently turn N=0 into the preset width
@@ -139,5 +147,5 @@ def build_lic_model(
                 f"N_entropy is only supported for {', '.join(N_ENTROPY_ARCHITECTURES)} (got architecture "
                 f"{architecture!r}); leave N_entropy unset"
             )
-        return student(N, M, int(N_entropy))
-    return ARCHITECTURES[architecture](N, M)
+        return float32_entropy_models(student(N, M, int(N_entropy)))
+    return float32_entropy_models(ARCHITECTURES[architecture](N, M))

@@ -20,6 +20,10 @@ not provide:
    bottleneck's output) with temporary forward hooks, so the returned ``x_hat`` and likelihoods are
    bit-for-bit those of ``model(x)`` and the recorded tensors carry gradients. It works for every
    jpegnn architecture (``bmshj2018-factorized`` has no ``z``) and CompressAI zoo model.
+
+Students are built with float32 entropy models under autocast
+(:func:`jpegnn.models.lic.precision.float32_entropy_models`), however they are constructed
+(``build_lic_model``, the constructors, ``from_state_dict``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from compressai.models.utils import conv, deconv
 from torch import Tensor, nn
 
 from jpegnn.errors import ConfigError
+from jpegnn.models.lic.precision import float32_entropy_models
 
 __all__ = [
     "ScaleHyperpriorStudent",
@@ -81,6 +86,7 @@ class ScaleHyperpriorStudent(ScaleHyperprior):
             nn.ReLU(inplace=True),
         )
         self.N_entropy = N_entropy
+        float32_entropy_models(self)
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, Tensor]) -> "ScaleHyperpriorStudent":
@@ -123,6 +129,7 @@ class MeanScaleHyperpriorStudent(MeanScaleHyperprior):
             conv(M * 3 // 2, M * 2, stride=1, kernel_size=3),
         )
         self.N_entropy = N_entropy
+        float32_entropy_models(self)
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, Tensor]) -> "MeanScaleHyperpriorStudent":
