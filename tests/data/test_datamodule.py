@@ -180,7 +180,7 @@ def test_trainer_fit_and_test_with_a_worker(tiny_vimeo, tiny_kodak):
                                   ((1, 3, 32, 48), "kodim03"), ((1, 3, 48, 32), "kodim04")]
 
 
-@pytest.mark.parametrize("name", ["vimeo90k", "kodak", "clic", "image_folder", "samples"])
+@pytest.mark.parametrize("name", ["vimeo90k", "kodak", "clic", "image_folder", "samples", "photos"])
 def test_shipped_configs_parse_with_lightning_cli(name, tmp_path):
     overrides = []
     if name != "samples":

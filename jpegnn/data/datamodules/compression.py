@@ -18,8 +18,9 @@ and any dataset argument is overridable, e.g. ``--data.init_args.test.init_args.
 What each role yields (batches are dicts ``{"image": B x 3 x H x W float32 in [0, 1],
 "name": list of B str}``):
 
-* **train**: random ``patch_size`` crops with random horizontal/vertical flips, shuffled,
-  ``batch_size`` per batch (per device under DDP).
+* **train**: random ``patch_size`` crops, shuffled, ``batch_size`` per batch (per device under
+  DDP). No flips by default: CompressAI's ``examples/train.py`` trains on random crops only;
+  ``random_flips=True`` adds random horizontal and vertical flips (each p = 0.5).
 * **val**: centre crops of ``val_patch_size`` in batches of ``val_batch_size``; or, with
   ``val_patch_size=None``, full images one per batch.
 * **test** / **predict**: full images, never resized or padded (padding to the model's multiple is
@@ -177,6 +178,10 @@ class ImageDataModule(LightningDataModule):
         val_fraction: Share of the training set (by clip/image) held out for validation when
             ``val`` is None or unavailable; 0 trains without validation in that case.
         seed: Seed of the held-out split (independent of the global seed).
+        train_samples_per_epoch: Training patches drawn (with replacement) per epoch; None is one
+            pass over the training set.
+        random_flips: Random horizontal and vertical flips of training patches (off by default,
+            as in CompressAI's ``examples/train.py``).
     """
 
     def __init__(
@@ -194,6 +199,7 @@ class ImageDataModule(LightningDataModule):
         val_fraction: float = 0.0,
         seed: int = 0,
         train_samples_per_epoch: Optional[int] = None,
+        random_flips: bool = False,
     ) -> None:
         super().__init__()
         for arg, value in (("patch_size", patch_size), ("batch_size", batch_size),
@@ -216,6 +222,7 @@ class ImageDataModule(LightningDataModule):
         self.val_fraction = val_fraction
         self.seed = seed
         self.train_samples_per_epoch = train_samples_per_epoch
+        self.random_flips = bool(random_flips)
 
         self.train_dataset: Optional[RoleDataset] = None
         self.val_dataset: Optional[RoleDataset] = None
@@ -231,7 +238,7 @@ class ImageDataModule(LightningDataModule):
                 "patch_size": patch_size, "val_patch_size": val_patch_size, "batch_size": batch_size,
                 "val_batch_size": val_batch_size, "test_batch_size": test_batch_size,
                 "num_workers": num_workers, "val_fraction": val_fraction, "seed": seed,
-                "train_samples_per_epoch": train_samples_per_epoch,
+                "train_samples_per_epoch": train_samples_per_epoch, "random_flips": bool(random_flips),
             }
         )
 
@@ -301,7 +308,9 @@ class ImageDataModule(LightningDataModule):
             train_idx, val_idx = holdout_split(groups, self.val_fraction, self.seed)
             self.val_dataset = RoleDataset(train, val_idx, self._val_transform())
         if train is not None:
-            self.train_dataset = RoleDataset(train, train_idx, RandomCropFlip(self.patch_size))
+            self.train_dataset = RoleDataset(
+                train, train_idx, RandomCropFlip(self.patch_size, hflip=self.random_flips, vflip=self.random_flips)
+            )
 
     def _warn_fallback(self, reason: str, train: Optional[Dataset]) -> None:
         if self._fallback_warned:

@@ -9,6 +9,7 @@ from jpegnn.data.datasets.base import IMAGE_EXTENSIONS, ImageListDataset
 from jpegnn.data.datasets.clic import CLIC
 from jpegnn.data.datasets.image_folder import ImageFolder
 from jpegnn.data.datasets.kodak import Kodak
+from jpegnn.data.datasets.photos import Photos
 from jpegnn.data.datasets.samples import BuiltinSamples
 from jpegnn.data.datasets.vimeo90k import MissingSplitError, Vimeo90k
 
@@ -16,6 +17,7 @@ __all__ = [
     "ImageListDataset",
     "ImageFolder",
     "Kodak",
+    "Photos",
     "CLIC",
     "Vimeo90k",
     "BuiltinSamples",
