@@ -12,7 +12,8 @@ from PIL import Image
 
 from jpegnn.coding import container, model_index
 from jpegnn.coding.container import Container, model_hash, pack, unpack
-from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple
+from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple, prepare_entropy_models
+from jpegnn.coding.protocol import DEFAULT_PROTOCOL, PROTOCOLS, EvalProtocol, get_protocol
 from jpegnn.errors import BitstreamError, CheckpointError, ConfigError, DataError
 from jpegnn.utils.atomic import write_bytes_atomic
 
@@ -37,15 +38,28 @@ class CodingReport:
         )
 
 
-def load_codec_module(ckpt: str | Path):
-    """Load a LICModule checkpoint for coding, with entropy-model CDFs ready."""
+def load_codec_module(ckpt: str | Path, protocol: str | EvalProtocol = DEFAULT_PROTOCOL):
+    """Load a LICModule checkpoint for coding, with the CDF tables built as ``protocol`` says.
+
+    The protocol is kept on the module (``module.coding_protocol``) so that :func:`compress_image`
+    pads as the tables were built for.
+    """
     from jpegnn.tasks.lic import LICModule
     from jpegnn.tasks.loading import load_module
 
+    p = get_protocol(protocol)
     module = load_module(ckpt, LICModule)
-    if not any(b.numel() for n, b in module.model.named_buffers() if n.endswith("_quantized_cdf")):
-        module.update_entropy_models()  # checkpoints written by jpegnn always have CDFs already
+    prepare_entropy_models(module.model, p)
+    module.coding_protocol = p
     return module
+
+
+def protocol_of_placement(placement: str) -> EvalProtocol:
+    """The protocol whose padding a ``.jnn`` file's placement byte records."""
+    for p in PROTOCOLS.values():
+        if p.placement == placement:
+            return p
+    raise BitstreamError(f"unknown padding placement {placement!r}")
 
 
 def _check_output(out: Path) -> None:
@@ -82,14 +96,15 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
     h, w = x.shape[-2:]
     if max(h, w) > container.MAX_SIDE:  # the .jnn header would be refused by decompress
         raise DataError(f"{image}: {w}x{h} pixels; a .jnn file holds at most {container.MAX_SIDE} pixels per side")
+    protocol = getattr(module, "coding_protocol", get_protocol(DEFAULT_PROTOCOL))
     t0 = time.perf_counter()
-    enc = encode(module.model, x)
+    enc = encode(module.model, x, protocol)
     seconds = time.perf_counter() - t0
     mhash = model_hash(module.model)
     data = pack(
         Container(
             architecture=module.hparams.architecture, model_hash=mhash, height=enc.height, width=enc.width,
-            pad_multiple=padding_multiple(module.model), shape=enc.shape, strings=enc.strings,
+            pad_multiple=enc.multiple, shape=enc.shape, strings=enc.strings, placement=enc.placement,
         )
     )
     _write_output(out, data)
@@ -109,32 +124,41 @@ def read_container(path: str | Path) -> Container:
         raise BitstreamError(f"{path}: {exc}") from None
 
 
-def decompress_file(src: str | Path, out_image: str | Path, module=None) -> CodingReport:
-    """Decode the ``.jnn`` file ``src`` into an image file ``out_image`` (format by extension; written atomically)."""
+def decompress_file(
+    src: str | Path, out_image: str | Path, module=None, ckpt: str | Path | None = None
+) -> CodingReport:
+    """Decode the ``.jnn`` file ``src`` into an image file ``out_image`` (format by extension; written atomically).
+
+    The model is ``module`` (prepared by the caller), else loaded from ``ckpt``, else from the
+    checkpoint the local model index recorded when the file was written; a loaded model gets the
+    protocol the file was written with (its padding placement byte).
+    """
     out_image = Path(out_image)
     _check_output(out_image)
     fmt = image_format(out_image)  # before any decoding: an unusable name fails at once
     c = read_container(src)
     if module is None:
-        ckpt = model_index.lookup(c.model_hash)
+        if ckpt is None:
+            ckpt = model_index.lookup(c.model_hash)
         if ckpt is None:
             raise CheckpointError(
                 f"{src} was written by model {c.architecture} #{c.model_hash.hex()}, which is not in "
                 f"the local model index; pass --ckpt"
             )
-        module = load_codec_module(ckpt)
+        module = load_codec_module(ckpt, protocol_of_placement(c.placement))
     have = model_hash(module.model)
     if module.hparams.architecture != c.architecture or have != c.model_hash:
         raise BitstreamError(
             f"{src} was encoded with {c.architecture} #{c.model_hash.hex()}, but the given model is "
             f"{module.hparams.architecture} #{have.hex()}; decoding with another model would give garbage"
         )
-    if c.pad_multiple != padding_multiple(module.model):
-        raise BitstreamError(f"{src}: padding multiple {c.pad_multiple} does not match the model")
+    expected = protocol_of_placement(c.placement).multiple(padding_multiple(module.model))
+    if c.pad_multiple != expected:
+        raise BitstreamError(f"{src}: padding multiple {c.pad_multiple} does not match the model ({expected})")
     _check_latent_shape(src, c)
     t0 = time.perf_counter()
     try:
-        x_hat = decode(module.model, EncodedImage(c.strings, c.shape, c.height, c.width))
+        x_hat = decode(module.model, EncodedImage(c.strings, c.shape, c.height, c.width, c.placement, c.pad_multiple))
     except (RuntimeError, ValueError, IndexError, KeyError, TypeError, AssertionError) as exc:
         raise BitstreamError(f"{src}: payload does not decode with this model ({type(exc).__name__})") from None
     seconds = time.perf_counter() - t0

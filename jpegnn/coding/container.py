@@ -9,7 +9,9 @@ Layout (all integers big-endian)::
     model_hash   8 bytes   first 8 bytes of the SHA-256 of the model's state dict
     height       u32       original image height (pixels)
     width        u32       original image width (pixels)
-    pad_multiple u16       the image was padded bottom/right to multiples of this
+    pad_multiple u16       the image was padded to multiples of this
+    placement    u8        where the padding went: 0 bottom/right, 1 centred (version 2 on;
+                           version 1 files, which lack the byte, were padded bottom/right)
     shape_len    u16       length of the latent-shape JSON
     shape        bytes     compact JSON of compress()'s "shape" (nested lists/dicts of ints)
     strings      tree      the nested list of byte strings (see below)
@@ -19,8 +21,8 @@ Layout (all integers big-endian)::
 (u16 count + children), at most :data:`MAX_DEPTH` deep. Every length is checked against the bytes
 left in the file before anything is allocated, so truncated, corrupted or random input raises
 :class:`~jpegnn.errors.BitstreamError` and never allocates more than the file's size.
-The header costs ``30 + len(arch) + len(shape JSON) + 3 per list + 5 per string`` bytes
-(magic 4, version 1, arch_len 1, hash 8, sizes 12 and CRC 4 make the fixed 30).
+The header costs ``31 + len(arch) + len(shape JSON) + 3 per list + 5 per string`` bytes
+(magic 4, version 1, arch_len 1, hash 8, sizes 12, placement 1 and CRC 4 make the fixed 31).
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ import torch
 from jpegnn.errors import BitstreamError
 
 MAGIC = b"JNN\x89"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions this reader accepts (1: no placement byte, padding bottom/right)
+READABLE_VERSIONS = (1, 2)
+#: placement byte <-> :mod:`jpegnn.coding.protocol` placement names
+PLACEMENTS = ("bottom-right", "centre")
 MAX_DEPTH = 4
 MAX_SIDE = 1 << 16  # pixels; bigger images are refused before decoding allocates anything
 MAX_SHAPE_JSON = 4096
@@ -54,6 +60,7 @@ class Container:
     pad_multiple: int
     shape: Any
     strings: list[Any]
+    placement: str = "centre"
 
 
 def model_hash(model: torch.nn.Module) -> bytes:
@@ -111,7 +118,9 @@ def pack(c: Container) -> bytes:
         raise ValueError(f"image size {c.width}x{c.height} or padding {c.pad_multiple} does not fit the header")
     out = bytearray(MAGIC)
     out += struct.pack(">BB", FORMAT_VERSION, len(arch)) + arch + c.model_hash
-    out += struct.pack(">IIHH", c.height, c.width, c.pad_multiple, len(shape)) + shape
+    if c.placement not in PLACEMENTS:
+        raise ValueError(f"padding placement {c.placement!r} is not one of {PLACEMENTS}")
+    out += struct.pack(">IIHBH", c.height, c.width, c.pad_multiple, PLACEMENTS.index(c.placement), len(shape)) + shape
     _write_tree(c.strings, out)
     out += struct.pack(">I", zlib.crc32(out) & 0xFFFFFFFF)
     return bytes(out)
@@ -157,16 +166,24 @@ def unpack(data: bytes) -> Container:
     r = _Reader(body)
     r.take(len(MAGIC))
     version, arch_len = r.unpack(">BB")
-    if version != FORMAT_VERSION:
-        raise BitstreamError(f"unsupported format version {version} (this jpegnn reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise BitstreamError(
+            f"unsupported format version {version} (this jpegnn reads {', '.join(map(str, READABLE_VERSIONS))})"
+        )
     try:
         arch = r.take(arch_len).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BitstreamError("architecture name is not UTF-8") from exc
     mhash = r.take(8)
-    height, width, pad_multiple, shape_len = r.unpack(">IIHH")
+    if version == 1:
+        height, width, pad_multiple, shape_len = r.unpack(">IIHH")
+        placement_code = 0
+    else:
+        height, width, pad_multiple, placement_code, shape_len = r.unpack(">IIHBH")
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE) or pad_multiple == 0:
         raise BitstreamError(f"implausible image size {width}x{height} or padding {pad_multiple}")
+    if placement_code >= len(PLACEMENTS):
+        raise BitstreamError(f"unknown padding placement code {placement_code}")
     if shape_len > MAX_SHAPE_JSON:
         raise BitstreamError("latent shape header too long")
     try:
@@ -178,4 +195,4 @@ def unpack(data: bytes) -> Container:
         raise BitstreamError(f"{len(body) - r.pos} unexpected bytes after the payload")
     if not isinstance(strings, list):
         raise BitstreamError("payload is not a list of strings")
-    return Container(arch, mhash, height, width, pad_multiple, shape, strings)
+    return Container(arch, mhash, height, width, pad_multiple, shape, strings, PLACEMENTS[placement_code])

@@ -16,19 +16,22 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from jpegnn.coding.padding import crop_to, pad_to_multiple
+from jpegnn.coding.protocol import DEFAULT_PROTOCOL, EvalProtocol, get_protocol, pad, unpad
 from jpegnn.losses.rate_distortion import bits_from_likelihoods
 from jpegnn.metrics.image_quality import ms_ssim_rgb, psnr_rgb
 
 
 @dataclass
 class EncodedImage:
-    """What the decoder needs: the strings, the latent shape and the original image size."""
+    """What the decoder needs: the strings, the latent shape, the original image size and where
+    the padding went (``"centre"`` or ``"bottom-right"``, see :mod:`jpegnn.coding.protocol`)."""
 
     strings: list[Any]
     shape: Any
     height: int
     width: int
+    placement: str = "centre"
+    multiple: int = 64
 
     @property
     def num_bytes(self) -> int:
@@ -87,14 +90,33 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def prepare_entropy_models(model: torch.nn.Module, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> None:
+    """Build the CDF tables the rANS coder uses, as ``protocol`` says.
+
+    ``compressai``: ``update(force=True)`` from the quantiles the weights carry (``eval_model``'s
+    ``load_checkpoint``); ``jpegnn``: the quantiles are refit by bisection first (this moves the
+    ``quantiles`` parameters of the model in memory). Runs outside inference mode: CDF buffers made
+    under Lightning's ``torch.inference_mode()`` could not be loaded into again.
+    """
+    p = get_protocol(protocol)
+    with torch.inference_mode(False), torch.no_grad():
+        model.update(force=True, update_quantiles=p.refit_quantiles)
+
+
 @torch.no_grad()
-def encode(model: torch.nn.Module, x: Tensor) -> EncodedImage:
-    """Entropy-code one image (1x3xHxW in [0, 1], any size) with a model whose CDFs are updated."""
+def encode(model: torch.nn.Module, x: Tensor, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> EncodedImage:
+    """Entropy-code one image (1x3xHxW in [0, 1], any size) with a model whose CDFs are built.
+
+    The image is padded to the model's multiple as ``protocol`` says (CompressAI's centred zeros
+    by default); the decoder crops the same region back.
+    """
+    p = get_protocol(protocol)
     h, w = x.shape[-2:]
-    x_pad, _ = pad_to_multiple(x, padding_multiple(model))
+    m = p.multiple(padding_multiple(model))
+    x_pad = pad(x, m, p)
     with deterministic_kernels(), torch.autocast(x.device.type, enabled=False):
         out = model.compress(x_pad.float())
-    return EncodedImage(strings=out["strings"], shape=out["shape"], height=h, width=w)
+    return EncodedImage(out["strings"], out["shape"], h, w, placement=p.placement, multiple=m)
 
 
 @torch.no_grad()
@@ -102,12 +124,28 @@ def decode(model: torch.nn.Module, enc: EncodedImage) -> Tensor:
     """Decode an :class:`EncodedImage` back to a 1x3xHxW image in [0, 1] at its original size."""
     with deterministic_kernels(), torch.autocast(_model_device(model).type, enabled=False):
         out = model.decompress(enc.strings, enc.shape)
-    return crop_to(out["x_hat"].clamp(0, 1), (enc.height, enc.width))
+    x_hat = unpad(out["x_hat"], enc.height, enc.width, enc.multiple, enc.placement)  # type: ignore[arg-type]
+    return x_hat.clamp(0, 1)
 
 
 @torch.no_grad()
-def evaluate_image(model: torch.nn.Module, x: Tensor, name: str) -> dict[str, Any]:
-    """Code one image for real and measure it.
+def estimate_bits(model: torch.nn.Module, x: Tensor, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> tuple[float, Tensor]:
+    """Estimated bits (Σ −log2 p of an eval-mode forward on the padded image) and the forward's
+    reconstruction cropped to the image (1x3xHxW, clamped to [0, 1])."""
+    p = get_protocol(protocol)
+    h, w = x.shape[-2:]
+    m = p.multiple(padding_multiple(model))
+    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False):
+        fwd = model(pad(x, m, p).float())
+    bits = float(bits_from_likelihoods(fwd["likelihoods"]).sum())
+    return bits, unpad(fwd["x_hat"], h, w, m, p.placement).clamp(0, 1)
+
+
+@torch.no_grad()
+def evaluate_image(
+    model: torch.nn.Module, x: Tensor, name: str, protocol: str | EvalProtocol = DEFAULT_PROTOCOL
+) -> dict[str, Any]:
+    """Code one image for real and measure it, padding it as ``protocol`` says.
 
     Returns a per-image row (see ``jpegnn.evaluation.results.PER_IMAGE_FIELDS``): actual ``bpp``
     (payload bytes x 8 / original pixels), ``bpp_estimated`` (likelihoods of an eval-mode forward on
@@ -122,18 +160,14 @@ def evaluate_image(model: torch.nn.Module, x: Tensor, name: str) -> dict[str, An
     h, w = x.shape[-2:]
     _sync(device)
     t0 = time.perf_counter()
-    enc = encode(model, x)
+    enc = encode(model, x, protocol)
     _sync(device)
     t1 = time.perf_counter()
     x_hat = decode(model, enc)
     _sync(device)
     t2 = time.perf_counter()
 
-    x_pad, _ = pad_to_multiple(x, padding_multiple(model))
-    with deterministic_kernels(), torch.autocast(device.type, enabled=False):
-        fwd = model(x_pad.float())
-    est_bits = float(bits_from_likelihoods(fwd["likelihoods"]).sum())
-    x_fwd = crop_to(fwd["x_hat"].clamp(0, 1), (h, w))
+    est_bits, x_fwd = estimate_bits(model, x, protocol)
     pixels = h * w
     return {
         "image": name,

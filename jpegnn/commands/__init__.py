@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compress": ("jpegnn.commands.codec", "encode an image into a .jnn file with a trained checkpoint"),
     "decompress": ("jpegnn.commands.codec", "decode a .jnn file back to an image"),
     "export-qtables": ("jpegnn.commands.export_qtables", "export learned JPEG tables (Pillow / cjpeg -qtables)"),
+    "export-weights": ("jpegnn.commands.export_weights", "write a checkpoint as a CompressAI state dict (eval_model loads it)"),
     "profile": ("jpegnn.commands.profile", "params, GMACs, latency, memory and energy of a model"),
 }
 

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"classical codecs (default: jpeg unless --ckpt is given); known: {', '.join(CODECS)}")
     p.add_argument("--ckpt", nargs="+", action="extend", default=[], metavar="CKPT",
                    help="trained checkpoints to benchmark as learned codecs (real entropy coding)")
+    p.add_argument("--protocol", choices=("compressai", "jpegnn"), default="compressai",
+                   help="how --ckpt models pad images and build entropy tables (jpegnn.coding.protocol); "
+                        "default compressai, as eval_model, comparable with published results")
     p.add_argument("--dataset", required=True, metavar="DIR", help="folder of images (searched recursively) or one image")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("--quality", "-q", nargs="+", default=None, metavar="Q",
@@ -94,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_checkpoint_codecs(paths: Sequence[str]) -> list:
+def load_checkpoint_codecs(paths: Sequence[str], protocol: str = "compressai") -> list:
     """Learned codecs for ``--ckpt`` (checkpoints of one architecture form one RD curve).
 
     Raises:
@@ -107,7 +110,7 @@ def load_checkpoint_codecs(paths: Sequence[str]) -> list:
         return []
     from jpegnn.evaluation.learned import load_learned_codecs
 
-    return load_learned_codecs([Path(p) for p in paths])
+    return load_learned_codecs([Path(p) for p in paths], protocol=protocol)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.codec if args.codec is not None else ([] if args.ckpt else ["jpeg"])
     codecs = [get_codec(n) for n in names]  # unknown codec -> ConfigError before any work
     files = list_dataset(args.dataset)  # missing / empty dataset -> DataError
-    codecs += load_checkpoint_codecs(args.ckpt)  # missing checkpoint -> CheckpointError
+    codecs += load_checkpoint_codecs(args.ckpt, args.protocol)  # missing checkpoint -> CheckpointError
     if not codecs:
         raise ConfigError("bench: nothing to benchmark (give --codec and/or --ckpt)")
     if args.enhance is not None:

@@ -12,11 +12,14 @@ def main_compress(argv: list[str]) -> int:
     p.add_argument("image", help="input image (any size; PNG, JPEG, ...)")
     p.add_argument("out", help="output .jnn file")
     p.add_argument("--ckpt", required=True, help="LICModule checkpoint written by jpegnn fit")
+    p.add_argument("--protocol", choices=("compressai", "jpegnn"), default="compressai",
+                   help="padding and entropy-table protocol (jpegnn.coding.protocol; default compressai: "
+                        "centred zero padding, quantiles as trained); decompress reads it from the file")
     args = p.parse_args(argv)
     from jpegnn.coding.codec import compress_image, load_codec_module
 
     torch.set_grad_enabled(False)
-    module = load_codec_module(args.ckpt)
+    module = load_codec_module(args.ckpt, args.protocol)
     print(compress_image(args.image, args.out, module, ckpt_path=args.ckpt).line("wrote"))
     return 0
 
@@ -27,11 +30,10 @@ def main_decompress(argv: list[str]) -> int:
     p.add_argument("image", help="output image (PNG recommended)")
     p.add_argument("--ckpt", default=None, help="checkpoint (default: the one recorded when compressing)")
     args = p.parse_args(argv)
-    from jpegnn.coding.codec import decompress_file, load_codec_module
+    from jpegnn.coding.codec import decompress_file
 
     torch.set_grad_enabled(False)
-    module = load_codec_module(args.ckpt) if args.ckpt else None
-    print(decompress_file(args.src, args.image, module).line("decoded"))
+    print(decompress_file(args.src, args.image, ckpt=args.ckpt).line("decoded"))
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Each checkpoint is one rate point. ``num_bytes`` is the size of the complete ``.jnn`` file the
 ``jpegnn compress`` command would write (container header + rANS payload), so bpp is the actual
-file rate; the likelihood-based estimate is reported beside it as ``bpp_estimated``.
+file rate; the likelihood-based estimate is reported beside it as ``bpp_estimated``. Images are
+padded and the entropy tables built as the evaluation protocol says (:mod:`jpegnn.coding.protocol`;
+``compressai`` by default, as ``eval_model``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import numpy as np
 import torch
 
 from jpegnn.coding.container import Container, model_hash, pack
-from jpegnn.coding.lic import decode, encode, padding_multiple
+from jpegnn.coding.lic import decode, encode, estimate_bits
+from jpegnn.coding.protocol import DEFAULT_PROTOCOL, EvalProtocol
 from jpegnn.evaluation.protocol import CodecResult
-from jpegnn.losses.rate_distortion import bits_from_likelihoods
-from jpegnn.coding.padding import pad_to_multiple
 
 
 class LearnedCodec:
@@ -29,12 +30,15 @@ class LearnedCodec:
     def __init__(self, module, ckpt: str | Path, device: str = "cpu"):
         self.module = module.to(device).eval()
         self.model = self.module.model
+        #: set by :func:`jpegnn.coding.codec.load_codec_module`, which built the tables for it
+        self.protocol: EvalProtocol = module.coding_protocol
         hp = module.hparams
         self.name = hp.get("results_name") or f"{hp['architecture']}-q{hp['quality']}"
         n_params = sum(p.numel() for p in self.model.parameters())
         self.description = (
             f"jpegnn {hp['architecture']} (quality preset {hp['quality']}, lambda={module.lmbda}, "
-            f"{n_params} parameters) from {Path(ckpt).name}; actual bpp of the .jnn file (header + rANS payload)"
+            f"{n_params} parameters) from {Path(ckpt).name}; actual bpp of the .jnn file (header + rANS payload); "
+            f"{self.protocol.describe()}"
         )
         self._hash = model_hash(self.model)
         self._device = device
@@ -44,26 +48,28 @@ class LearnedCodec:
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255).unsqueeze(0)
         x = x.to(self._device)
         t0 = time.perf_counter()
-        enc = encode(self.model, x)
+        enc = encode(self.model, x, self.protocol)
         data = pack(
             Container(self.module.hparams["architecture"], self._hash, enc.height, enc.width,
-                      padding_multiple(self.model), enc.shape, enc.strings)
+                      enc.multiple, enc.shape, enc.strings, enc.placement)
         )
         t1 = time.perf_counter()
         x_hat = decode(self.model, enc)
         t2 = time.perf_counter()
-        x_pad, _ = pad_to_multiple(x, padding_multiple(self.model))
-        est_bits = float(bits_from_likelihoods(self.model(x_pad)["likelihoods"]).sum())
+        est_bits, _ = estimate_bits(self.model, x, self.protocol)
         pixels = enc.height * enc.width
         return CodecResult(len(data), x_hat[0].cpu(), t1 - t0, t2 - t1, {"bpp_estimated": est_bits / pixels})
 
 
-def load_learned_codec(path: str | Path, device: str | None = None) -> LearnedCodec:
-    """Load a LICModule checkpoint (``weights_only``; clear error if missing) as a bench codec."""
+def load_learned_codec(
+    path: str | Path, device: str | None = None, protocol: str | EvalProtocol = DEFAULT_PROTOCOL
+) -> LearnedCodec:
+    """Load a LICModule checkpoint (``weights_only``; clear error if missing) as a bench codec,
+    with its entropy tables built and its images padded as ``protocol`` says."""
     from jpegnn.coding.codec import load_codec_module
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return LearnedCodec(load_codec_module(path), path, device)
+    return LearnedCodec(load_codec_module(path, protocol), path, device)
 
 
 class LearnedCodecCurve:
@@ -86,14 +92,14 @@ class LearnedCodecCurve:
         return self.members[int(quality)].encode_decode(img, 0)
 
 
-def load_learned_codecs(paths, device: str | None = None) -> list:
+def load_learned_codecs(paths, device: str | None = None, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> list:
     """Load checkpoints as bench codecs; checkpoints of the same architecture become one curve.
 
     A lone checkpoint keeps its own name (``results_name`` or ``<architecture>-q<quality>``);
     several checkpoints of one architecture (and no distinct ``results_name``) are merged into a
     :class:`LearnedCodecCurve` named after the architecture.
     """
-    codecs = [load_learned_codec(p, device) for p in paths]
+    codecs = [load_learned_codec(p, device, protocol) for p in paths]
     groups: dict[str, list[LearnedCodec]] = {}
     for c in codecs:
         hp = c.module.hparams

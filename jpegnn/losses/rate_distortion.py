@@ -2,7 +2,10 @@
 
 ``loss = λ·255²·MSE + bpp`` (distortion ``"mse"``) or ``loss = λ·(1 − MS-SSIM) + bpp``
 (``"ms-ssim"``), where ``bpp`` is the *estimated* rate: −Σ log2 p(ŷ) over every likelihood tensor,
-divided by the number of pixels of the batch (bits per pixel, not per sample).
+divided by the number of pixels of the batch (bits per pixel, not per sample). The objective is
+computed with the operations of ``compressai.losses.RateDistortionLoss`` in their order, so a
+training step here equals CompressAI's ``examples/train.py`` step bit for bit in float32
+(``tests/tasks/test_compressai_parity.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import math
 import numbers
 from typing import Mapping
 
+import pytorch_msssim
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
 from jpegnn.errors import ConfigError
+from jpegnn.metrics.image_quality import MS_SSIM_MIN_SIDE
 
 _MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -23,30 +29,48 @@ _MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 def bits_from_likelihoods(likelihoods: Mapping[str, Tensor]) -> Tensor:
     """Estimated bits per sample of the batch (shape ``B``): Σ −log2 p over all latents.
 
-    Likelihood tensors are clamped at 1e-9 like CompressAI's lower bound, so one impossible
-    symbol cannot make the estimate infinite.
+    No clamp: CompressAI's entropy models already bound every likelihood from below (their
+    ``LowerBound``, whose gradient still raises a likelihood sitting on the bound). A clamp here
+    would cut that gradient (a ``clamp_min(1e-9)`` made training drift from CompressAI's).
     """
     total = None
     for lik in likelihoods.values():
-        bits = -torch.log2(lik.clamp_min(1e-9)).flatten(1).sum(dim=1)
+        bits = -torch.log2(lik).flatten(1).sum(dim=1)
         total = bits if total is None else total + bits
     assert total is not None, "no likelihoods"
     return total
 
 
-def ms_ssim_loss_value(x_hat: Tensor, x: Tensor, normalize: str = "relu") -> Tensor:
-    """MS-SSIM on [0, 1] images, using as many of the 5 standard scales as the patch allows.
+def bpp_loss(likelihoods: Mapping[str, Tensor], num_pixels: int) -> Tensor:
+    """Estimated bits per pixel of a batch, computed exactly as ``compressai.losses.RateDistortionLoss``.
 
-    Five scales with an 11-tap window need a side of 11 * 2**4 = 176 px (torchmetrics' check);
-    smaller training patches use the first k scales with their weights renormalised (documented
-    deviation, only for tiny patches).
-
-    ``normalize`` is torchmetrics' option: ``"relu"`` (the standard MS-SSIM, as pytorch_msssim and
-    TensorFlow compute it) clamps negative contrast-structure terms to 0, so an image with no
-    structure in common with the target (an untrained decoder's output) scores exactly 0 with a
-    zero gradient; ``"simple"`` maps each term to (s + 1) / 2, which keeps a gradient there.
+    ``Σ_tensors (Σ ln p) / (−ln 2 · num_pixels)`` in that order of operations, so the training
+    objective (and its gradient) equals CompressAI's bit for bit in float32.
     """
+    return sum(torch.log(lik).sum() / (-math.log(2) * num_pixels) for lik in likelihoods.values())  # type: ignore[return-value]
+
+
+def ms_ssim_loss_value(x_hat: Tensor, x: Tensor, normalize: str = "relu") -> Tensor:
+    """MS-SSIM on [0, 1] images (the training term of ``λ·(1 − MS-SSIM)``).
+
+    ``normalize="relu"`` (the standard MS-SSIM) is ``pytorch_msssim.ms_ssim(data_range=1)``, the
+    function CompressAI's ``RateDistortionLoss`` and ``eval_model`` use, whenever the patch allows
+    its five scales (shorter side of at least ``MS_SSIM_MIN_SIDE`` = 161 px). Smaller training
+    patches fall back to torchmetrics with the first k scales and their weights renormalised (a
+    documented deviation, tiny patches only).
+
+    ``normalize="simple"`` is torchmetrics' (s + 1) / 2 surrogate: standard MS-SSIM clamps negative
+    contrast-structure terms to 0, so an untrained decoder's output scores exactly 0 with a zero
+    gradient; the surrogate keeps a gradient there (training from scratch).
+    """
+    with torch.autocast(x.device.type, enabled=False):  # float32 under bf16/fp16 AMP too
+        return _ms_ssim_float32(x_hat.float(), x.float(), normalize)
+
+
+def _ms_ssim_float32(x_hat: Tensor, x: Tensor, normalize: str) -> Tensor:
     side = min(x.shape[-2:])
+    if normalize == "relu" and side >= MS_SSIM_MIN_SIDE:
+        return pytorch_msssim.ms_ssim(x_hat, x, data_range=1)
     scales = 5
     while scales > 1 and side < 11 * 2 ** (scales - 1):
         scales -= 1
@@ -55,7 +79,7 @@ def ms_ssim_loss_value(x_hat: Tensor, x: Tensor, normalize: str = "relu") -> Ten
     betas = tuple(b / s for b in betas)
     kernel = 11 if side >= 11 else (side // 2) * 2 - 1
     return multiscale_structural_similarity_index_measure(
-        x_hat.float(), x.float(), data_range=1.0, betas=betas, kernel_size=max(kernel, 3), normalize=normalize
+        x_hat, x, data_range=1.0, betas=betas, kernel_size=max(kernel, 3), normalize=normalize
     )
 
 
@@ -82,15 +106,19 @@ class RateDistortionLoss(nn.Module):
         self.distortion = distortion
 
     def forward(self, output: Mapping[str, object], target: Tensor) -> dict[str, Tensor]:
-        """Return ``loss``, ``bpp`` (estimated), ``mse`` and, for MS-SSIM training, ``ms_ssim``."""
+        """Return ``loss``, ``bpp`` (estimated), ``mse`` and, for MS-SSIM training, ``ms_ssim``.
+
+        Same operations in the same order as ``compressai.losses.RateDistortionLoss``:
+        ``bpp`` by :func:`bpp_loss`, ``mse`` by ``F.mse_loss``, ``loss = λ·(255²·MSE) + bpp``,
+        and MS-SSIM by ``pytorch_msssim.ms_ssim`` (see :func:`ms_ssim_loss_value`).
+        """
         n, _, h, w = target.shape
-        bits = bits_from_likelihoods(output["likelihoods"])  # type: ignore[arg-type]
-        bpp = bits.sum() / (n * h * w)
+        bpp = bpp_loss(output["likelihoods"], n * h * w)  # type: ignore[arg-type]
         x_hat = output["x_hat"]
-        mse = torch.mean((x_hat - target) ** 2)  # type: ignore[operator]
+        mse = F.mse_loss(x_hat, target)  # type: ignore[arg-type]
         out = {"bpp": bpp, "mse": mse}
         if self.distortion == "mse":
-            out["loss"] = self.lmbda * 255.0**2 * mse + bpp
+            out["loss"] = self.lmbda * (255**2 * mse) + bpp
         else:
             ms = ms_ssim_loss_value(x_hat, target, self.ms_ssim_normalize)  # type: ignore[arg-type]
             out["ms_ssim"] = ms

@@ -57,7 +57,10 @@ def ms_ssim_rgb(x: torch.Tensor, ref: torch.Tensor) -> float:
         raise ValueError(f"shape mismatch: {tuple(x.shape)} vs reference {tuple(ref.shape)}")
     if min(x.shape[-2:]) < MS_SSIM_MIN_SIDE:
         return float("nan")
-    val = pytorch_msssim.ms_ssim(to_8bit(x.float()), to_8bit(ref.float()), data_range=255)
+    # float32 even where the caller runs under autocast (Lightning's test loop with bf16-mixed):
+    # bf16 convolutions lose most of the E[x²] − μ² variance term at data range 255
+    with torch.autocast(x.device.type, enabled=False):
+        val = pytorch_msssim.ms_ssim(to_8bit(x.float()), to_8bit(ref.float()), data_range=255)
     return float(val)
 
 

@@ -90,7 +90,7 @@ STUDENT_KEY = "jpegnn_student"
 #: LICModule arguments stored under STUDENT_KEY (all primitive: weights_only-safe)
 _STUDENT_ARGS = (
     "architecture", "quality", "N", "M", "N_entropy", "lmbda", "distortion",
-    "clip_max_norm", "refit_quantiles", "num_log_images", "results_name",
+    "clip_max_norm", "refit_quantiles", "eval_protocol", "num_log_images", "results_name",
 )
 
 
@@ -269,7 +269,7 @@ class DistillationModule(LICModule):
         teacher_M, teacher_N_entropy: the teacher's ``y``/``z`` channels. Filled in from the teacher
             and saved; set them only to build the module without reading the teacher.
         optimizer, aux_optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor,
-        clip_max_norm, refit_quantiles, num_log_images, channels_last: as :class:`LICModule`
+        clip_max_norm, refit_quantiles, eval_protocol, num_log_images, channels_last: as :class:`LICModule`
             (the net optimizer also trains the adapters).
         results_name: ``name`` in ``results.json`` (default ``kd-<architecture>-N<N>``).
     """
@@ -304,7 +304,8 @@ class DistillationModule(LICModule):
         lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
         lr_scheduler_monitor: str = "val/loss",
         clip_max_norm: float = 1.0,
-        refit_quantiles: bool = True,
+        refit_quantiles: bool = False,
+        eval_protocol: str = "compressai",
         num_log_images: int = 2,
         results_name: Optional[str] = None,
         channels_last: bool = False,
@@ -363,8 +364,8 @@ class DistillationModule(LICModule):
             distortion=distortion or "mse", optimizer=optimizer, aux_optimizer=aux_optimizer,
             lr_scheduler=lr_scheduler, lr_scheduler_interval=lr_scheduler_interval,
             lr_scheduler_monitor=lr_scheduler_monitor, clip_max_norm=clip_max_norm,
-            refit_quantiles=refit_quantiles, num_log_images=num_log_images, results_name=results_name,
-            channels_last=channels_last, compile=False, N_entropy=N_entropy,
+            refit_quantiles=refit_quantiles, eval_protocol=eval_protocol, num_log_images=num_log_images,
+            results_name=results_name, channels_last=channels_last, compile=False, N_entropy=N_entropy,
         )
         # Hyperparameters as resolved (the CLI stores the config's values, LICModule's frame its
         # own): the checkpoint then rebuilds this exact student without reading the teacher.
@@ -438,6 +439,7 @@ class DistillationModule(LICModule):
             )
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)  # precision check; quantiles left out of DDP's gradient sync
         if stage == "fit":
             self.teachers  # noqa: B018 - load now: a bad teacher path fails before training starts
 

@@ -10,26 +10,34 @@ module holds the training logic only:
 * ``trainer.global_step`` counts *training batches*: the aux optimizer is stepped without
   Lightning's step counter (Lightning issue 17958 otherwise doubles it), so ``max_steps`` and
   ``every_n_train_steps`` mean batches;
-* one backward pass of ``loss + aux_loss`` per batch: the two parameter sets are disjoint (the aux
-  loss stops gradients into the density network) so each optimizer sees exactly CompressAI's
-  gradients, and under DDP every parameter receives a gradient in the same pass — no "unused
-  parameters" failure without ``find_unused_parameters``;
+* each batch is CompressAI's ``examples/train.py`` step, in its order: ``loss.backward()``, clip,
+  network step; then ``aux_loss`` is computed on the *updated* entropy-bottleneck densities,
+  back-propagated and the aux optimizer steps. The aux loss reaches only the quantiles, in float32
+  and unscaled under AMP (it never sees activations). Under DDP the quantiles are left out of
+  DDP's gradient synchronisation (``_set_params_and_buffers_to_ignore_for_model``): the aux loss
+  does not depend on the data, so every rank computes the same gradient from the same
+  (synchronised) densities, and the network's backward needs no ``find_unused_parameters``;
 * precision: ``32-true``, ``bf16-mixed`` and ``16-mixed`` (fp16 AMP: clipping after the GradScaler
-  unscales, one scale update per batch); ``*-true`` low/high precisions are a ConfigError (the
+  unscales, one scale update per batch). Under ``-mixed`` only the transforms are autocast: the
+  entropy models (noisy latents, likelihoods, the bottleneck's density and aux loss) compute in
+  float32 (:func:`jpegnn.models.lic.precision.float32_entropy_models`, applied by
+  ``build_lic_model``), and so does MS-SSIM. ``*-true`` low/high precisions are a ConfigError (the
   entropy models and the rANS coder need float32 weights). ``accumulate_grad_batches`` > 1 is
   refused by Lightning under manual optimization;
-* the entropy-model CDFs are rebuilt (``update(force=True)``, with the bisection quantile refit of
-  CompressAI PR 231 when ``refit_quantiles``) before every checkpoint save and before coding, so
-  any saved checkpoint can encode immediately. The refit moves the ``quantiles`` parameters in
-  memory too, so a save is part of the training trajectory: a resumed run matches an uninterrupted
-  one with the same checkpoint schedule, but runs saving at different steps differ slightly where
-  the medians enter training (ELIC's STE quantization; the aux loss restarts from the refit).
-  ``refit_quantiles=False`` keeps training untouched by saves (and the actual bpp further from the
-  estimate);
+* the entropy-model CDFs are rebuilt (``update(force=True)``) before every checkpoint save, so any
+  saved checkpoint can encode immediately; with ``refit_quantiles=True`` the quantiles are refit by
+  bisection first (CompressAI PR 231). Off by default: CompressAI's ``examples/train.py`` trains the
+  quantiles by the aux loss only, and a refit at each save would make saves part of the training
+  trajectory;
+* test and predict code with the evaluation protocol ``eval_protocol``
+  (:mod:`jpegnn.coding.protocol`): ``compressai`` (default; centred zero padding, the quantiles the
+  weights carry, as ``compressai.utils.eval_model``) or ``jpegnn`` (bottom-right edge padding,
+  quantiles refit before coding);
 * validation logs loss, MSE, *estimated* bpp (summed bits over summed pixels) and PSNR as the mean
   of per-image dB;
-* test codes every image for real (rANS bitstreams), writes ``results.json`` (CompressAI format)
-  and ``per_image.csv`` atomically into the run's log directory, and logs reconstructions.
+* test codes every image for real (rANS bitstreams), writes ``results.json`` (CompressAI format,
+  plus a ``protocol`` field) and ``per_image.csv`` atomically into the run's log directory, and
+  logs reconstructions.
 """
 
 from __future__ import annotations
@@ -44,10 +52,12 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio
 
-from jpegnn.coding.lic import evaluate_image, padding_multiple
+from jpegnn.coding.lic import evaluate_image, padding_multiple, prepare_entropy_models
+from jpegnn.coding.protocol import get_protocol
 from jpegnn.coding.padding import crop_to, pad_to_multiple
 from jpegnn.errors import ConfigError, TrainingError
 from jpegnn.evaluation.results import compressai_results, summarize, write_per_image_csv, write_results_json
@@ -81,8 +91,12 @@ class LICModule(LightningModule):
         lr_scheduler_interval: ``"epoch"`` or ``"step"`` (ignored for ReduceLROnPlateau).
         lr_scheduler_monitor: metric a plateau scheduler watches.
         clip_max_norm: gradient-norm clip of the network parameters (0 disables).
-        refit_quantiles: refit the quantiles by bisection before building CDFs (fixes the
-            actual-vs-estimated bpp gap of CompressAI issue 236 after short training).
+        refit_quantiles: refit the quantiles by bisection before building the CDFs at every
+            checkpoint save (narrows the actual-vs-estimated bpp gap of CompressAI issue 236 after
+            short training, but moves trained parameters: off by default, as CompressAI trains).
+        eval_protocol: how ``test``/``predict`` pad images and build the entropy tables:
+            ``"compressai"`` (as ``compressai.utils.eval_model``) or ``"jpegnn"``; see
+            :mod:`jpegnn.coding.protocol`. Recorded in ``results.json``.
         num_log_images: reconstructions logged to TensorBoard per validation/test epoch.
         results_name: ``name`` field of ``results.json`` (default ``"<architecture>-q<quality>"``).
         channels_last: keep weights and training batches in channels-last memory format (faster
@@ -112,7 +126,8 @@ class LICModule(LightningModule):
         lr_scheduler_interval: Literal["epoch", "step"] = "epoch",
         lr_scheduler_monitor: str = "val/loss",
         clip_max_norm: float = 1.0,
-        refit_quantiles: bool = True,
+        refit_quantiles: bool = False,
+        eval_protocol: str = "compressai",
         num_log_images: int = 2,
         results_name: Optional[str] = None,
         channels_last: bool = False,
@@ -124,6 +139,7 @@ class LICModule(LightningModule):
         if lr_scheduler_interval not in ("epoch", "step"):
             # any other value used to leave the scheduler unstepped, silently
             raise ConfigError(f"lr_scheduler_interval must be 'epoch' or 'step', got {lr_scheduler_interval!r}")
+        self.eval_protocol = get_protocol(eval_protocol, "eval_protocol")
         self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler"])
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
@@ -151,6 +167,10 @@ class LICModule(LightningModule):
     SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
 
     def setup(self, stage: str) -> None:
+        # Before the strategy wraps the module in DDP: the quantiles are trained by the
+        # data-independent aux loss after the network step (see the module docstring), not synced.
+        quantiles = [f"model.{n}" for n, _ in self.model.named_parameters() if _is_quantile(n)]
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, quantiles)
         precision = str(getattr(self.trainer, "precision", "32-true"))
         if precision not in self.SUPPORTED_PRECISIONS:
             # "bf16-true"/"16-true"/"64-true" trained, then failed at the first checkpoint save or
@@ -221,45 +241,41 @@ class LICModule(LightningModule):
         """One manual-optimization step on ``losses["loss"]`` plus the bottleneck's aux loss.
 
         Shared by every LIC training step (this module and :class:`DistillationModule`): non-finite
-        check, one backward pass for both optimizers, gradient clipping, the network and aux optimizer
-        steps, a step-interval scheduler, and logging on the steps the logger writes. ``losses`` must
+        check, the network's backward, clipping and step, then the aux loss's backward and step (in
+        CompressAI's order), a step-interval scheduler, and logging on the steps the logger writes. ``losses`` must
         hold ``loss``, ``bpp`` (likelihood bits per pixel) and ``mse``; the keys in ``extra_logged``
         are logged as ``train/<key>`` too. Returns the detached loss.
         """
         opt, aux_opt = self.optimizers()
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            aux_loss = self.model.aux_loss()
-        self._stop_if_not_finite(losses["loss"], aux_loss, batch_idx)
+        self._stop_if_not_finite(losses["loss"], batch_idx)
         if "ms_ssim" in losses and not self._ms_ssim_checked:
             self._ms_ssim_checked = True
             self._warn_if_ms_ssim_has_no_gradient(losses["ms_ssim"])
 
+        # CompressAI's examples/train.py, step for step: both zero_grad, loss.backward(), clip,
+        # optimizer.step(), then aux_loss on the updated densities, aux_loss.backward(), aux step.
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
-        # Disjoint parameters: loss reaches only the network, aux_loss only the quantiles.
-        self.manual_backward(losses["loss"] + aux_loss)
-        # fp16 AMP ("16-mixed"): the gradients are scaled by the GradScaler's current scale S.
-        # opt.step() unscales the network gradients, then steps and *updates* S; so the aux
-        # gradients are unscaled here, with the S of this backward pass (their inf check then also
-        # counts in that update), and the aux optimizer steps by itself afterwards, once.
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        aux_finite = True
-        if scaler is not None:
-            scaler.unscale_(aux_opt.optimizer)
-            grads = [p.grad for g in aux_opt.optimizer.param_groups for p in g["params"] if p.grad is not None]
-            aux_finite = bool(torch.isfinite(torch.cat([g.flatten() for g in grads])).all()) if grads else True
+        self.manual_backward(losses["loss"])
         # gradient clipping happens in on_before_optimizer_step: after the AMP unscaling
         self._clip_pending = self.hparams.clip_max_norm > 0
         try:
             opt.step()  # counted: global_step advances once per batch
         finally:
             self._clip_pending = False
-        if scaler is None:
-            # Stepped through the strategy (precision plugin, hooks) but not Lightning's step counter.
-            self.trainer.strategy.optimizer_step(aux_opt.optimizer, closure=lambda: None, model=self)
-        elif aux_finite:
-            # already unscaled: the precision plugin would unscale a second time, with the updated S
-            aux_opt.optimizer.step()
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            aux_loss = self.model.aux_loss()
+        if not bool(torch.isfinite(aux_loss.detach())):
+            # same value on every rank (data-independent, synchronised densities): no collective needed
+            raise TrainingError(
+                f"non-finite aux loss at global step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}): aux_loss={float(aux_loss.detach()):.4g}. Training stopped; the last "
+                "good checkpoint (last.ckpt) is untouched. Lower the aux optimizer's learning rate."
+            )
+        # float32, unscaled even under fp16 AMP (no activations involved), quantiles only; stepped
+        # without Lightning's step counter or precision plugin (no GradScaler unscaling/update)
+        aux_loss.backward()
+        aux_opt.optimizer.step()
 
         sched = self._scheduler()
         if (
@@ -323,15 +339,14 @@ class LICModule(LightningModule):
                 f"(got {h}x{w}); set the data module's patch_size accordingly"
             )
 
-    def _stop_if_not_finite(self, loss: Tensor, aux_loss: Tensor, batch_idx: int) -> None:
-        # one host sync per step for both values
-        bad = not bool(torch.isfinite(torch.stack([loss.detach(), aux_loss.detach()])).all())
+    def _stop_if_not_finite(self, loss: Tensor, batch_idx: int) -> None:
+        bad = not bool(torch.isfinite(loss.detach()))
         # every rank must agree, or the healthy ranks would wait forever in the next all-reduce
         bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         if bad:
             raise TrainingError(
                 f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}): loss={float(loss.detach()):.4g}, aux_loss={float(aux_loss.detach()):.4g}. "
+                f"batch {batch_idx}): loss={float(loss.detach()):.4g}. "
                 "Training stopped; the last good checkpoint (last.ckpt) is untouched. "
                 "Lower the learning rate or λ, or check the input data."
             )
@@ -400,13 +415,12 @@ class LICModule(LightningModule):
 
     # ------------------------------------------------------------------ entropy models
     def update_entropy_models(self) -> None:
-        """Rebuild the CDF tables the rANS coder uses (after optionally refitting quantiles)."""
-        refit = bool(self.hparams.refit_quantiles)
+        """Rebuild the CDF tables saved with a checkpoint (after a quantile refit if ``refit_quantiles``)."""
         # on_test_start/predict_step run inside Lightning's torch.inference_mode(): CDF buffers made
         # there would be inference tensors, which no checkpoint can be loaded into afterwards
         # ("Inplace update to inference tensor outside InferenceMode")
         with torch.inference_mode(False), torch.no_grad():
-            self.model.update(force=True, update_quantiles=refit)
+            self.model.update(force=True, update_quantiles=bool(self.hparams.refit_quantiles))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning collected the state dict before this hook: refresh the entropy-model entries.
@@ -422,13 +436,13 @@ class LICModule(LightningModule):
 
     # ------------------------------------------------------------------ test (real bitstreams)
     def on_test_start(self) -> None:
-        self.update_entropy_models()
+        prepare_entropy_models(self.model, self.eval_protocol)
         self._test_rows = []
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         images, names = batch["image"], batch["name"]
         for i in range(images.shape[0]):
-            row = evaluate_image(self.model, images[i : i + 1], str(names[i]))
+            row = evaluate_image(self.model, images[i : i + 1], str(names[i]), self.eval_protocol)
             x_hat = row.pop("x_hat")
             self._test_rows.append(row)
             if len(self._test_rows) <= self.hparams.num_log_images:
@@ -462,9 +476,11 @@ class LICModule(LightningModule):
             f"jpegnn LICModule {self.hparams.architecture} quality={self.hparams.quality} "
             f"lambda={self.lmbda} distortion={self.hparams.distortion} params={n_params}; "
             "bpp = actual rANS bitstream bytes x 8 / original pixels (CompressAI coder), "
-            "metrics on 8-bit decoded images"
+            f"metrics on 8-bit decoded images; {self.eval_protocol.describe()}"
         )
-        write_results_json(out_dir / "results.json", compressai_results(name, desc, [rows]))
+        results = compressai_results(name, desc, [rows])
+        results["protocol"] = self.eval_protocol.name
+        write_results_json(out_dir / "results.json", results)
         write_per_image_csv(out_dir / "per_image.csv", rows, extra_fields=["decode_max_abs_diff", "bytes"])
         log.info("wrote %s and %s", out_dir / "results.json", out_dir / "per_image.csv")
 
@@ -472,10 +488,10 @@ class LICModule(LightningModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
         """Real coding of each image: returns name, decoded image, actual and estimated bpp."""
         if batch_idx == 0:
-            self.update_entropy_models()
+            prepare_entropy_models(self.model, self.eval_protocol)
         results = []
         for i in range(batch["image"].shape[0]):
-            row = evaluate_image(self.model, batch["image"][i : i + 1], str(batch["name"][i]))
+            row = evaluate_image(self.model, batch["image"][i : i + 1], str(batch["name"][i]), self.eval_protocol)
             results.append(row)
         return results
 

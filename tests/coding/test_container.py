@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import struct
+import zlib
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +29,32 @@ def test_round_trip():
     c = unpack(pack(SAMPLE))
     assert c == SAMPLE
     assert isinstance(c.shape["y"], torch.Size)
+
+
+@pytest.mark.parametrize("placement", ["centre", "bottom-right"])
+def test_padding_placement_round_trips(placement):
+    c = dataclasses.replace(SAMPLE, placement=placement)
+    assert unpack(pack(c)).placement == placement
+
+
+def test_version_1_files_read_as_bottom_right_padding():
+    """Files written before the placement byte (version 1) were padded bottom/right."""
+    v2 = pack(SAMPLE)
+    body = bytearray(v2[:-4])
+    body[4] = 1  # version
+    at = 4 + 2 + len(SAMPLE.architecture) + 8 + 10  # magic, version+arch_len, arch, hash, >IIH
+    del body[at]  # the placement byte
+    v1 = bytes(body) + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    c = unpack(v1)
+    assert c.placement == "bottom-right"
+    assert dataclasses.replace(c, placement=SAMPLE.placement) == SAMPLE
+
+
+def test_unknown_placement_code_is_a_clean_error():
+    body = bytearray(pack(SAMPLE)[:-4])
+    body[4 + 2 + len(SAMPLE.architecture) + 8 + 10] = 7
+    with pytest.raises(BitstreamError, match="placement"):
+        unpack(bytes(body) + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,9 +109,9 @@ def test_header_size_is_as_documented():
 
     lists, strings, payload = count(SAMPLE.strings)
     shape_json = json.dumps(container._shape_to_json(SAMPLE.shape), separators=(",", ":"))
-    header = 30 + len(SAMPLE.architecture) + len(shape_json) + 3 * lists + 5 * strings
+    header = 31 + len(SAMPLE.architecture) + len(shape_json) + 3 * lists + 5 * strings
     assert len(pack(SAMPLE)) - payload == header
-    assert "``30 + len(arch) + len(shape JSON) + 3 per list + 5 per string``" in container.__doc__  # said 27
+    assert "``31 + len(arch) + len(shape JSON) + 3 per list + 5 per string``" in container.__doc__  # said 27
 
 
 def test_pack_refuses_what_unpack_would_reject():

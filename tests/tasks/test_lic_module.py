@@ -60,7 +60,8 @@ def test_architecture_fits_and_codes_for_real(arch, tmp_path):
         if arch != "mbt2018":  # mbt2018's forward rounds without the context means
             assert r["decode_max_abs_diff"] < 1e-5
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) == {"name", "description", "results"}
+    assert set(results) == {"name", "description", "results", "protocol"}
+    assert results["protocol"] == "compressai" and "protocol compressai" in results["description"]
     assert set(results["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
     assert results["results"]["bpp"][0] == pytest.approx(sum(r["bpp"] for r in rows) / 2)
     with open(tmp_path / "per_image.csv") as fh:

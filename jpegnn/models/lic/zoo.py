@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from jpegnn.errors import CheckpointError, ConfigError, one_line_error
+from jpegnn.models.lic.precision import float32_entropy_models
 
 log = logging.getLogger(__name__)
 
@@ -275,4 +276,5 @@ def load_zoo_model(
     got = (getattr(model, "N", None), getattr(model, "M", None))
     if None not in got and tuple(got[: len(preset)]) != tuple(preset):
         log.warning("%s: N/M %s differ from the zoo preset %s of quality %d", path, got, preset, quality)
-    return model.eval()
+    # a KD teacher's ẑ/likelihoods in float32 under AMP, as the students' (jpegnn.models.lic.precision)
+    return float32_entropy_models(model).eval()
