@@ -1,0 +1,124 @@
+"""Training curves of the zoo runs (issue 15): loss, validation PSNR and estimated bpp against steps.
+
+Reads every TensorBoard event file under each run folder (a resumed run writes a new
+``version_N``; values are merged by step, the latest write of a step winning), prints per run the
+steps done, the last validation figures and the convergence check of issue 15 ("validation loss
+changes by less than 1 % over the last fifth of its steps"), and writes a figure and a CSV.
+
+    python benchmarks/zoo_curves.py RUN_DIR [RUN_DIR ...] --out benchmarks/results/zoo_curves
+    e.g. python benchmarks/zoo_curves.py runs/zoo/q1 runs/zoo/q3 --out benchmarks/results/zoo_curves
+
+Each RUN_DIR is what ``benchmarks/zoo_train.sh`` makes (``runs/zoo/q<Q>``); its name labels the curves.
+Output: ``<out>.png`` (three panels) and ``<out>.csv`` (run, tag, step, value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `jpegnn` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jpegnn.errors import ConfigError, run_script  # noqa: E402
+
+TAGS = ("train/loss", "val/loss", "val/psnr", "val/bpp_estimated", "lr-Adam")
+
+
+def read_scalars(run: Path) -> dict[str, dict[int, float]]:
+    """``tag -> {step: value}`` merged over every event file under ``run`` (oldest file first)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    files = sorted(run.rglob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise ConfigError(f"no TensorBoard event files under {run}")
+    out: dict[str, dict[int, float]] = {t: {} for t in TAGS}
+    for f in files:
+        acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
+        acc.Reload()
+        have = set(acc.Tags().get("scalars", []))
+        for tag in TAGS:
+            if tag in have:
+                for ev in acc.Scalars(tag):
+                    out[tag][int(ev.step)] = float(ev.value)
+    return out
+
+
+def convergence(val_loss: dict[int, float]) -> tuple[float, bool] | None:
+    """Relative change of the validation loss over the last fifth of the steps, and whether it is < 1 %.
+
+    Compares the last validation value with the value at (or just before) 80 % of the last step.
+    None when there are fewer than two validations.
+    """
+    if len(val_loss) < 2:
+        return None
+    steps = sorted(val_loss)
+    last = steps[-1]
+    earlier = [s for s in steps if s <= 0.8 * last] or steps[:1]
+    ref = val_loss[earlier[-1]]
+    change = abs(val_loss[last] - ref) / abs(ref)
+    return change, change < 0.01
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
+    p.add_argument("--out", type=Path, default=None, help="write <out>.png and <out>.csv")
+    args = p.parse_args(argv)
+    for run in args.runs:
+        if not run.is_dir():
+            raise ConfigError(f"run folder not found: {run}")
+    curves = {run.name: read_scalars(run) for run in args.runs}
+
+    print(f"{'run':<10}{'steps':>8}{'val loss':>10}{'val PSNR':>10}{'val bpp est':>12}{'lr':>10}  last fifth")
+    for name, c in curves.items():
+        steps = max((max(v) for v in c.values() if v), default=0)
+        last = {t: (c[t][max(c[t])] if c[t] else float("nan")) for t in TAGS}
+        conv = convergence(c["val/loss"])
+        conv_s = "n/a" if conv is None else f"{conv[0] * 100:.2f} % ({'converged' if conv[1] else 'still moving'})"
+        print(f"{name:<10}{steps:>8}{last['val/loss']:>10.4f}{last['val/psnr']:>10.2f}"
+              f"{last['val/bpp_estimated']:>12.4f}{last['lr-Adam']:>10.2e}  {conv_s}")
+
+    if args.out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from jpegnn.utils.atomic import atomic_open
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+        for name, c in curves.items():
+            for ax, tag, label in ((axes[0], "val/loss", "validation loss"), (axes[1], "val/psnr", "validation PSNR (dB)"),
+                                   (axes[2], "val/bpp_estimated", "validation bpp (estimated)")):
+                if c[tag]:
+                    xs = sorted(c[tag])
+                    ax.plot(xs, [c[tag][x] for x in xs], marker=".", label=name)
+                ax.set_xlabel("step (batches of 8 crops 128x128)")
+                ax.set_title(label)
+            if c["train/loss"]:
+                xs = sorted(c["train/loss"])
+                axes[0].plot(xs, [c["train/loss"][x] for x in xs], alpha=0.25, linewidth=0.8, label=f"{name} train")
+        axes[0].set_yscale("log")
+        for ax in axes:
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        with atomic_open(args.out.with_suffix(".png"), "wb") as fh:
+            fig.savefig(fh, format="png", dpi=110)
+        with atomic_open(args.out.with_suffix(".csv"), "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["run", "tag", "step", "value"])
+            for name, c in curves.items():
+                for tag in TAGS:
+                    for step in sorted(c[tag]):
+                        w.writerow([name, tag, step, f"{c[tag][step]:.6g}"])
+        print(f"wrote {args.out.with_suffix('.png')} and {args.out.with_suffix('.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main, "zoo_curves.py")
