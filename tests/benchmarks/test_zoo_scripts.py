@@ -1,0 +1,78 @@
+"""benchmarks/zoo_targets.py (issue 15's BD targets) and benchmarks/zoo_curves.py on made-up data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from torch.utils.tensorboard import SummaryWriter
+
+from tests.helpers import load_benchmark
+
+BPP = [0.1, 0.2, 0.4, 0.8]
+
+
+def _write(path, name, psnr):
+    path.write_text(json.dumps({"name": name, "description": "", "results": {"bpp": BPP, "psnr-rgb": psnr}}))
+    return path
+
+
+@pytest.fixture
+def anchors(tmp_path):
+    jpeg = _write(tmp_path / "jpeg.json", "jpeg", [24.0, 27.0, 30.0, 33.0])
+    webp = _write(tmp_path / "webp.json", "webp", [26.0, 29.0, 32.0, 35.0])
+    cai = _write(tmp_path / "cai.json", "mbt2018-mean", [28.0, 31.0, 34.0, 37.0])
+    return ["--jpeg", str(jpeg), "--webp", str(webp), "--compressai", str(cai)]
+
+
+def test_targets_pass_and_fail_with_the_exit_status(anchors, tmp_path, capsys):
+    targets = load_benchmark("zoo_targets")
+    # 1 dB below CompressAI, 2 dB above WebP: every target met
+    good = _write(tmp_path / "good.json", "zoo", [27.0, 30.0, 33.0, 36.0])
+    assert targets.main(["--zoo", str(good), *anchors, "--out", str(tmp_path / "t.md")]) == 0
+    text = (tmp_path / "t.md").read_text()
+    assert text.count("| yes |") == 3 and "BD-PSNR vs CompressAI" in text
+    # 2.5 dB below CompressAI: the BD-PSNR target fails, so the exit status is 1
+    bad = _write(tmp_path / "bad.json", "zoo", [25.5, 28.5, 31.5, 34.5])
+    assert targets.main(["--zoo", str(bad), *anchors]) == 1
+    out = capsys.readouterr().out
+    assert "**no**" in out
+
+
+def test_targets_bd_values_match_jpegnn_metrics(anchors, tmp_path):
+    from jpegnn.metrics import bd_psnr, bd_rate
+
+    targets = load_benchmark("zoo_targets")
+    zoo = _write(tmp_path / "zoo.json", "zoo", [27.0, 30.0, 33.0, 36.0])
+    paths = dict(zip(("jpeg", "webp", "compressai"), [tmp_path / "jpeg.json", tmp_path / "webp.json", tmp_path / "cai.json"]))
+    rows = targets.evaluate(zoo, paths)
+    assert rows[0]["cubic"] == pytest.approx(bd_rate(BPP, [24.0, 27.0, 30.0, 33.0], BPP, [27.0, 30.0, 33.0, 36.0]))
+    assert rows[2]["cubic"] == pytest.approx(-1.0, abs=1e-9)
+    assert rows[2]["cubic"] == pytest.approx(bd_psnr(BPP, [28.0, 31.0, 34.0, 37.0], BPP, [27.0, 30.0, 33.0, 36.0]))
+
+
+def test_targets_missing_file_is_one_line(anchors, tmp_path):
+    targets = load_benchmark("zoo_targets")
+    with pytest.raises(Exception, match="results file not found"):
+        targets.main(["--zoo", str(tmp_path / "none.json"), *anchors])
+
+
+def test_curves_merge_resumed_runs_and_check_convergence(tmp_path, capsys):
+    curves = load_benchmark("zoo_curves")
+    run = tmp_path / "q3"
+    for version, steps in enumerate(([1000, 2000], [3000, 4000, 5000])):  # a resumed run: two event files
+        w = SummaryWriter(str(run / "runs" / "zoo" / f"version_{version}"))
+        for s in steps:
+            w.add_scalar("val/loss", 2.0 - 0.1 * s / 1000 if s < 4000 else 1.60 - 0.001 * (s - 4000) / 1000, s)
+            w.add_scalar("val/psnr", 25 + s / 1000, s)
+            w.add_scalar("train/loss", 3.0, s)
+        w.close()
+    c = curves.read_scalars(run)
+    assert sorted(c["val/loss"]) == [1000, 2000, 3000, 4000, 5000]
+    change, converged = curves.convergence(c["val/loss"])
+    assert converged and change == pytest.approx(abs(1.599 - 1.60) / 1.60, rel=1e-4)  # TensorBoard stores float32
+    assert curves.main([str(run), "--out", str(tmp_path / "curves")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 0 and "converged" in capsys.readouterr().out
+    assert curves.convergence({1000: 2.0}) is None
+    assert not math.isnan(change)
