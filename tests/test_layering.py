@@ -4,11 +4,18 @@ Rules (a lower layer never imports a layer built on it):
 
 * ``jpegnn.utils`` (helpers) imports neither ``jpegnn.tasks`` nor ``jpegnn.commands``;
 * ``jpegnn.tasks`` (LightningModules) does not import ``jpegnn.commands`` (the CLI layer);
-* ``jpegnn.models`` (networks only) does not import ``jpegnn.tasks``.
+* ``jpegnn.models`` (networks only) does not import ``jpegnn.tasks``;
+* ``jpegnn.utils`` and ``jpegnn.models`` do not import the model zoo ``jpegnn.zoo`` (a top-level
+  module above the tasks), which does not import ``jpegnn.commands``.
 
 Every import counts, also one inside a function (a lazy import is still a dependency) or under
 ``TYPE_CHECKING``; ``from jpegnn import tasks``, relative imports and
 ``importlib.import_module("jpegnn.tasks...")`` with a literal name are resolved too.
+
+Module-level rules (:data:`FORBIDDEN_AT_IMPORT`) allow an import inside a function only, as the
+commands do: ``jpegnn.zoo`` imports ``jpegnn.tasks`` in ``load_module``/``release`` only, and
+``jpegnn.coding``/``jpegnn.tasks`` import ``jpegnn.zoo`` where they resolve a short name only, so
+importing any of them never imports the other at start-up.
 """
 
 from __future__ import annotations
@@ -28,6 +35,16 @@ FORBIDDEN: tuple[tuple[str, str], ...] = (
     ("jpegnn.utils", "jpegnn.commands"),
     ("jpegnn.tasks", "jpegnn.commands"),
     ("jpegnn.models", "jpegnn.tasks"),
+    ("jpegnn.utils", "jpegnn.zoo"),
+    ("jpegnn.models", "jpegnn.zoo"),
+    ("jpegnn.zoo", "jpegnn.commands"),
+)
+
+#: (importing package, package it may import inside functions only)
+FORBIDDEN_AT_IMPORT: tuple[tuple[str, str], ...] = (
+    ("jpegnn.zoo", "jpegnn.tasks"),
+    ("jpegnn.coding", "jpegnn.zoo"),
+    ("jpegnn.tasks", "jpegnn.zoo"),
 )
 
 
@@ -44,14 +61,29 @@ def _resolve_relative(module: str, is_package: bool, level: int, target: str | N
     return ".".join(base + ([target] if target else []))
 
 
-def imported_modules(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
-    """``(line, absolute module name)`` of every import in ``source`` (the code of ``module``).
+def _nodes(tree: ast.AST, module_level_only: bool):
+    """Every node of ``tree`` (``ast.walk``), or only those outside function bodies."""
+    if not module_level_only:
+        yield from ast.walk(tree)
+        return
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo += [c for c in ast.iter_child_nodes(node) if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+
+
+def imported_modules(
+    source: str, module: str, is_package: bool = False, module_level_only: bool = False
+) -> list[tuple[int, str]]:
+    """``(line, absolute module name)`` of every import in ``source`` (the code of ``module``);
+    with ``module_level_only``, of those that run when the module is imported (not in functions).
 
     ``from A import b`` yields both ``A`` and ``A.b`` (``b`` may be a submodule), so
     ``from jpegnn import tasks`` is seen as an import of ``jpegnn.tasks``.
     """
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in _nodes(ast.parse(source), module_level_only):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -73,17 +105,20 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
 
 
 def layering_violations(source: str, module: str, is_package: bool = False) -> list[str]:
-    """Messages for the imports of ``module`` (its code in ``source``) that break :data:`FORBIDDEN`."""
-    first: dict[tuple[int, str, str], str] = {}  # one message per line and rule: the shortest name
-    for line, name in imported_modules(source, module, is_package):
-        for lower, upper in FORBIDDEN:
-            if _within(module, lower) and _within(name, upper):
-                key = (line, lower, upper)
-                if key not in first or len(name) < len(first[key]):
-                    first[key] = name
+    """Messages for the imports of ``module`` (its code in ``source``) that break :data:`FORBIDDEN`
+    or :data:`FORBIDDEN_AT_IMPORT`."""
+    first: dict[tuple[int, str, str, str], str] = {}  # one message per line and rule: the shortest name
+    for rules, module_level_only, how in ((FORBIDDEN, False, "{lower} must not import {upper}"),
+                                          (FORBIDDEN_AT_IMPORT, True, "{lower} must import {upper} inside functions only")):
+        for line, name in imported_modules(source, module, is_package, module_level_only):
+            for lower, upper in rules:
+                if _within(module, lower) and _within(name, upper):
+                    key = (line, lower, how, upper)
+                    if key not in first or len(name) < len(first[key]):
+                        first[key] = name
     return [
-        f"{module}:{line} imports {name} ({lower} must not import {upper})"
-        for (line, lower, upper), name in sorted(first.items())
+        f"{module}:{line} imports {name} ({how.format(lower=lower, upper=upper)})"
+        for (line, lower, how, upper), name in sorted(first.items())
     ]
 
 
@@ -103,7 +138,7 @@ def package_modules(root: Path = PACKAGE_ROOT) -> list[tuple[str, Path, bool]]:
 def test_the_package_respects_the_layering():
     modules = package_modules()
     names = {m for m, _, _ in modules}
-    assert {"jpegnn.utils.checkpoints", "jpegnn.tasks.qtable_codec", "jpegnn.models.lic.zoo"} <= names
+    assert {"jpegnn.utils.checkpoints", "jpegnn.tasks.qtable_codec", "jpegnn.models.lic.zoo", "jpegnn.zoo"} <= names
     violations = [v for m, path, pkg in modules for v in layering_violations(path.read_text(encoding="utf-8"), m, pkg)]
     assert violations == []
 
@@ -122,6 +157,13 @@ def test_the_package_respects_the_layering():
         ("jpegnn.tasks.qtable_codec", "from ..commands.export_qtables import main\n"),
         ("jpegnn.models.lic.zoo", "from jpegnn.tasks.lic import LICModule\n"),
         ("jpegnn.models.lic.zoo", "from ...tasks import lic\n"),
+        ("jpegnn.models.lic.export", "def f():\n    from jpegnn.zoo import load\n"),
+        ("jpegnn.utils.checkpoints", "import jpegnn.zoo\n"),
+        ("jpegnn.zoo", "def f():\n    from jpegnn.commands.zoo import main\n"),
+        ("jpegnn.zoo", "from jpegnn.tasks.lic import LICModule\n"),
+        ("jpegnn.zoo", "try:\n    from jpegnn.tasks import loading\nexcept ImportError:\n    pass\n"),
+        ("jpegnn.coding.codec", "from jpegnn.zoo import checkpoint_source\n"),
+        ("jpegnn.tasks.loading", "from jpegnn import zoo\n"),
     ],
 )
 def test_the_checker_catches_a_violation(module, source):
@@ -140,6 +182,11 @@ def test_the_checker_catches_a_violation(module, source):
         ("jpegnn.commands.export_qtables", "from jpegnn.tasks import QTableClassifier\nfrom jpegnn.jpeg import qtable_formats\n"),
         ("jpegnn.coding.codec", "from jpegnn.tasks.loading import load_module\n"),
         ("jpegnn.models.lic.zoo", "from jpegnn.utils.checkpoints import read_torch_file\n"),
+        ("jpegnn.zoo", "def load_module():\n    from jpegnn.tasks.lic import LICModule\n"),
+        ("jpegnn.zoo", "from jpegnn.models.lic.export import hashed_name\n"),
+        ("jpegnn.tasks.loading", "def load_module():\n    from jpegnn.zoo import checkpoint_source\n"),
+        ("jpegnn.coding.model_index", "class A:\n    def f(self):\n        import jpegnn.zoo\n"),
+        ("jpegnn.commands.bench", "from jpegnn.zoo import checkpoint_source\n"),
     ],
 )
 def test_the_checker_accepts_allowed_imports(module, source):
@@ -149,3 +196,8 @@ def test_the_checker_accepts_allowed_imports(module, source):
 def test_the_checker_reports_module_line_and_rule():
     [msg] = layering_violations("import os\n\n\ndef f():\n    import jpegnn.commands.bench\n", "jpegnn.tasks.lic")
     assert msg == "jpegnn.tasks.lic:5 imports jpegnn.commands.bench (jpegnn.tasks must not import jpegnn.commands)"
+
+
+def test_the_checker_reports_import_time_rules():
+    [msg] = layering_violations("import os\nfrom jpegnn.tasks.lic import LICModule\n", "jpegnn.zoo")
+    assert msg == "jpegnn.zoo:2 imports jpegnn.tasks.lic (jpegnn.zoo must import jpegnn.tasks inside functions only)"

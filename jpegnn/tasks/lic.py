@@ -110,6 +110,18 @@ class LICModule(LightningModule):
             gradient for an untrained decoder, which is warned about at the first step: fine-tune
             from an MSE model) or ``"simple"`` (torchmetrics' (s + 1) / 2 surrogate, trainable from
             scratch). Evaluation always reports standard MS-SSIM.
+        weights: initial network weights, loaded once the network is built: a model zoo short name
+            (``mbt2018-mean-cpu-q3`` or ``zoo:NAME``, see :mod:`jpegnn.zoo`; its SHA-256 is
+            checked), a CompressAI state-dict file (``jpegnn export-weights``, a release file,
+            CompressAI's own zoo files), or a ``jpegnn fit`` checkpoint (its ``model.*`` weights; a
+            KD checkpoint gives its student's). Read with ``weights_only=True``; the entropy-model
+            CDF buffers take the file's sizes; weights that do not fit the configured network are a
+            ConfigError naming ``weights`` and the first key that differs. Only the network is
+            loaded (no optimizer state, no step), so ``jpegnn test --model.init_args.weights NAME``
+            tests a zoo model and ``jpegnn fit --model.init_args.quality 2 --model.init_args.weights
+            NAME`` fine-tunes another rate from a trained one with fresh optimizers. Not saved in the
+            hyperparameters: a checkpoint holds its own weights and loads without that file (the
+            run's ``config.yaml`` records it). ``--ckpt_path`` weights replace these.
     """
 
     def __init__(
@@ -134,19 +146,24 @@ class LICModule(LightningModule):
         compile: bool = False,
         N_entropy: Optional[int] = None,
         ms_ssim_normalize: Literal["relu", "simple"] = "relu",
+        weights: Optional[str] = None,
     ) -> None:
         super().__init__()
         if lr_scheduler_interval not in ("epoch", "step"):
             # any other value used to leave the scheduler unstepped, silently
             raise ConfigError(f"lr_scheduler_interval must be 'epoch' or 'step', got {lr_scheduler_interval!r}")
         self.eval_protocol = get_protocol(eval_protocol, "eval_protocol")
-        self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler"])
+        # `weights` is a starting point, not a hyperparameter: a saved checkpoint must load
+        # without that file (load_from_checkpoint calls __init__ with the saved hyperparameters)
+        self.save_hyperparameters(ignore=["optimizer", "aux_optimizer", "lr_scheduler", "weights"])
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
         self.aux_optimizer_factory = aux_optimizer
         self.lr_scheduler_factory = lr_scheduler
 
         self.model = build_lic_model(architecture, quality, N, M, N_entropy)
+        if weights is not None:
+            self._load_initial_weights(weights)
         self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
         self.criterion = RateDistortionLoss(self.lmbda, distortion, ms_ssim_normalize)
         self._ms_ssim_checked = False
@@ -161,6 +178,13 @@ class LICModule(LightningModule):
         self._validated_this_epoch = False
         # plain attribute, not a registered submodule: it must not duplicate the state dict
         object.__setattr__(self, "_compiled_model", None)
+
+    def _load_initial_weights(self, weights: str) -> None:
+        """Load the ``weights`` argument (a zoo name, state-dict file or checkpoint) into the network."""
+        from jpegnn.zoo import load_weights, read_weights
+
+        state = read_weights(weights, arg_name="weights")
+        load_weights(self.model, state, arg_name="weights", source=weights)
 
     #: Trainer precisions that keep float32 weights (CompressAI's entropy models, their quantile
     #: refit and the rANS coder's CDF tables need float32; "-mixed" only autocasts the transforms)

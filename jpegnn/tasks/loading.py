@@ -7,7 +7,9 @@ a ready module from a checkpoint. It reads the file through
 :class:`~jpegnn.errors.CheckpointError` naming the file) and knows the tasks: a
 knowledge-distillation checkpoint (:class:`~jpegnn.tasks.distillation.DistillationModule`) asked
 for as an :class:`~jpegnn.tasks.lic.LICModule` loads as the plain LICModule of its student
-network; the teacher is never needed.
+network; the teacher is never needed. A model zoo short name (``mbt2018-mean-cpu-q3``,
+``zoo:NAME``; see :mod:`jpegnn.zoo`) in place of a file loads that zoo model as an LICModule:
+:func:`jpegnn.zoo.checkpoint_source` is the one place where such names are told from files.
 
 It lives here, above the task modules, and not in :mod:`jpegnn.utils`, so that the helper layer
 never imports the tasks built on it (``tests/test_layering.py`` checks the layering).
@@ -32,8 +34,17 @@ M = TypeVar("M", bound=LightningModule)
 
 
 def load_module(path: str | os.PathLike, cls: type[M], map_location: str = "cpu") -> M:
-    """Load a ``cls`` LightningModule from a checkpoint written by ``jpegnn fit``, in eval mode."""
-    path = Path(path)
+    """Load a ``cls`` LightningModule from a checkpoint written by ``jpegnn fit`` (or a model zoo
+    short name, for an LICModule), in eval mode."""
+    from jpegnn.zoo import ZooEntry, checkpoint_source
+    from jpegnn.zoo import load_module as load_zoo_module
+
+    source = checkpoint_source(path)
+    if isinstance(source, ZooEntry):
+        if not issubclass(LICModule, cls):
+            raise CheckpointError(f"{path} is a model zoo codec (an LICModule), not a {cls.__name__}")
+        return load_zoo_module(source).to(map_location).eval()
+    path = Path(source)
     header = read_torch_file(path, mmap=True)
     if not isinstance(header, dict) or "state_dict" not in header or "hyper_parameters" not in header:
         raise CheckpointError(f"{path} is not a Lightning checkpoint written by jpegnn (no state_dict/hyper_parameters)")
