@@ -39,7 +39,8 @@ class CodingReport:
 
 
 def load_codec_module(ckpt: str | Path, protocol: str | EvalProtocol = DEFAULT_PROTOCOL):
-    """Load a LICModule checkpoint for coding, with the CDF tables built as ``protocol`` says.
+    """Load a LICModule checkpoint (or model zoo short name, :mod:`jpegnn.zoo`) for coding, with
+    the CDF tables built as ``protocol`` says.
 
     The protocol is kept on the module (``module.coding_protocol``) so that :func:`compress_image`
     pads as the tables were built for.
@@ -109,7 +110,8 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
     )
     _write_output(out, data)
     if ckpt_path is not None:
-        model_index.remember(mhash, ckpt_path)
+        zoo_entry = getattr(module, "zoo_entry", None)  # a model zoo name is remembered as zoo:NAME
+        model_index.remember(mhash, f"zoo:{zoo_entry.name}" if zoo_entry is not None else ckpt_path)
     return CodingReport(str(out), enc.width, enc.height, len(data), enc.num_bytes,
                         len(data) * 8 / (enc.width * enc.height), seconds)
 

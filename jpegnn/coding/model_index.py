@@ -1,7 +1,8 @@
 """Where ``jpegnn decompress`` finds a model when no ``--ckpt`` is given.
 
 ``jpegnn compress`` records ``model_hash -> checkpoint path`` in a small JSON index
-(``$JPEGNN_CACHE/models.json``, default ``~/.cache/jpegnn/models.json``), written atomically.
+(``$JPEGNN_CACHE/models.json``, default ``~/.cache/jpegnn/models.json``), written atomically; a
+model zoo model is recorded as ``zoo:<short name>`` (:mod:`jpegnn.zoo`), which the loaders resolve.
 Decoding looks the file's model hash up there; the checkpoint found is still verified against the
 hash before use.
 """
@@ -30,13 +31,14 @@ def _read() -> dict[str, str]:
 
 
 def remember(model_hash: bytes, ckpt: str | os.PathLike) -> None:
-    """Record that ``ckpt`` holds the model with ``model_hash``.
+    """Record that ``ckpt`` (a path, or ``zoo:NAME``) holds the model with ``model_hash``.
 
     The index is a convenience: if it cannot be written (read-only or misplaced cache folder),
     a warning says so and decoding then needs ``--ckpt``; the compressed file is unaffected.
     """
     data = _read()
-    data[model_hash.hex()] = str(Path(ckpt).resolve())
+    ref = os.fspath(ckpt)
+    data[model_hash.hex()] = ref if ref.startswith("zoo:") else str(Path(ref).resolve())
     try:
         write_json_atomic(index_path(), data)
     except OSError as exc:

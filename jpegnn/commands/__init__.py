@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-qtables": ("jpegnn.commands.export_qtables", "export learned JPEG tables (Pillow / cjpeg -qtables)"),
     "export-weights": ("jpegnn.commands.export_weights", "write a checkpoint as a CompressAI state dict (eval_model loads it)"),
     "profile": ("jpegnn.commands.profile", "params, GMACs, latency, memory and energy of a model"),
+    "zoo": ("jpegnn.commands.zoo", "the model zoo: list, verify, release (short names for every --ckpt)"),
 }
 
 

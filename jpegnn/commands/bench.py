@@ -7,6 +7,7 @@ Examples::
         --reference ../shared/reference/compressai-results/jpeg.json --anchor jpeg
     jpegnn bench --codec jpeg --ckpt runs/lic/last.ckpt --target-bpp 0.25 0.5 1.0 --dataset DIR --out OUT
     jpegnn bench --codec jpeg --enhance checkpoints/rdn-rgb-jpeg20/last.ckpt --dataset DIR --out OUT
+    jpegnn bench --codec jpeg --ckpt mbt2018-mean-cpu-q1 mbt2018-mean-cpu-q3 --dataset DIR --out OUT  # model zoo names
 
 Writes ``<codec>.json`` (CompressAI format), ``<codec>_per_image.csv``, ``rd.png``/``rd.svg`` and
 ``bd_table.csv``/``bd_table.md`` into ``--out`` (see :mod:`jpegnn.evaluation.bench`). User errors
@@ -22,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from jpegnn.errors import CheckpointError, ConfigError, JpegnnError
+from jpegnn.errors import ConfigError, JpegnnError
 
 __all__ = ["main", "build_parser", "load_checkpoint_codecs"]
 
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", nargs="*", default=None, metavar="NAME",
                    help=f"classical codecs (default: jpeg unless --ckpt is given); known: {', '.join(CODECS)}")
     p.add_argument("--ckpt", nargs="+", action="extend", default=[], metavar="CKPT",
-                   help="trained checkpoints to benchmark as learned codecs (real entropy coding)")
+                   help="trained checkpoints or model zoo names (jpegnn zoo list) to benchmark as learned codecs "
+                        "(real entropy coding)")
     p.add_argument("--protocol", choices=("compressai", "jpegnn"), default="compressai",
                    help="how --ckpt models pad images and build entropy tables (jpegnn.coding.protocol); "
                         "default compressai, as eval_model, comparable with published results")
@@ -98,14 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_checkpoint_codecs(paths: Sequence[str], protocol: str = "compressai") -> list:
-    """Learned codecs for ``--ckpt`` (checkpoints of one architecture form one RD curve).
+    """Learned codecs for ``--ckpt`` (checkpoints of one architecture, or zoo models of one
+    family, form one RD curve).
 
     Raises:
-        CheckpointError: A checkpoint file does not exist or is not a jpegnn checkpoint.
+        CheckpointError: A checkpoint is neither a file nor a model zoo name, or is not a jpegnn
+            checkpoint.
     """
+    from jpegnn.zoo import checkpoint_source
+
     for path in paths:
-        if not Path(path).is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
+        checkpoint_source(path)  # before any model loads: every argument names a file or a zoo model
     if not paths:
         return []
     from jpegnn.evaluation.learned import load_learned_codecs

@@ -1,4 +1,7 @@
-"""``jpegnn compress IMAGE OUT --ckpt CKPT`` and ``jpegnn decompress IN IMAGE [--ckpt CKPT]``."""
+"""``jpegnn compress IMAGE OUT --ckpt CKPT`` and ``jpegnn decompress IN IMAGE [--ckpt CKPT]``.
+
+``CKPT`` is a checkpoint file or a model zoo short name (``mbt2018-mean-cpu-q3``; ``jpegnn zoo list``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ def main_compress(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="jpegnn compress", description="Encode an image with a trained checkpoint.")
     p.add_argument("image", help="input image (any size; PNG, JPEG, ...)")
     p.add_argument("out", help="output .jnn file")
-    p.add_argument("--ckpt", required=True, help="LICModule checkpoint written by jpegnn fit")
+    p.add_argument("--ckpt", required=True,
+                   help="LICModule checkpoint written by jpegnn fit, or a model zoo name (jpegnn zoo list)")
     p.add_argument("--protocol", choices=("compressai", "jpegnn"), default="compressai",
                    help="padding and entropy-table protocol (jpegnn.coding.protocol; default compressai: "
                         "centred zero padding, quantiles as trained); decompress reads it from the file")
@@ -28,7 +32,7 @@ def main_decompress(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="jpegnn decompress", description="Decode a .jnn file to an image.")
     p.add_argument("src", help="input .jnn file")
     p.add_argument("image", help="output image (PNG recommended)")
-    p.add_argument("--ckpt", default=None, help="checkpoint (default: the one recorded when compressing)")
+    p.add_argument("--ckpt", default=None, help="checkpoint or model zoo name (default: the one recorded when compressing)")
     args = p.parse_args(argv)
     from jpegnn.coding.codec import decompress_file
 

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
         prog="jpegnn export-weights",
         description="Write a LICModule checkpoint's network as a CompressAI state dict (entropy tables built).",
     )
-    p.add_argument("--ckpt", required=True, help="LICModule (or KD student) checkpoint written by jpegnn fit")
+    p.add_argument("--ckpt", required=True, help="LICModule (or KD student) checkpoint written by jpegnn fit, or a model zoo name")
     p.add_argument("--out", required=True, help="output file, e.g. weights/mbt2018-mean-3.pth.tar")
     p.add_argument("--hash-name", action="store_true",
                    help="rename the file as CompressAI's zoo does: <stem>-<sha256[:8]>.pth.tar beside --out")

@@ -6,11 +6,14 @@ Examples::
     jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --widths 16 32 64 128 --json widths.json
     jpegnn profile --config configs/lic/mbt2018-mean.yaml configs/lic/elic.yaml --device cuda
     jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --ckpt runs/x/last.ckpt --override model.init_args.quality=1
+    jpegnn profile --ckpt mbt2018-mean-cpu-q3 runs/x/last.ckpt   # model zoo names / LICModule checkpoints, no config
 
 Each ``--config`` (a ``jpegnn fit`` config) is instantiated without running anything
 (:func:`jpegnn.cli.build_from_config`); ``--widths`` profiles one model per value of
 ``--width-arg`` (default ``model.init_args.N``); ``--ckpt`` loads trained weights (one
-checkpoint for all configs, or one per config). One table row per model is printed; ``--json``
+checkpoint for all configs, or one per config; a checkpoint file or a model zoo short name,
+:mod:`jpegnn.zoo`). Without ``--config``, each ``--ckpt`` (a zoo name or an LICModule checkpoint)
+is profiled as the model it holds. One table row per model is printed; ``--json``
 writes the rows atomically (see :mod:`jpegnn.profiling.summary` for every key).
 
 What is measured (details in :mod:`jpegnn.profiling`):
@@ -56,12 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="jpegnn profile",
         description="Parameters, GMACs (fvcore), encode/decode latency, peak memory and GPU energy "
-        "of the model of one or more jpegnn configs; one table row per model.",
+        "of the model of one or more jpegnn configs, LICModule checkpoints or model zoo names; one table "
+        "row per model.",
     )
-    p.add_argument("--config", nargs="+", action="extend", required=True, metavar="CONFIG",
+    p.add_argument("--config", nargs="+", action="extend", default=[], metavar="CONFIG",
                    help="jpegnn fit config(s) whose model to profile")
     p.add_argument("--ckpt", nargs="+", action="extend", default=[], metavar="CKPT",
-                   help="checkpoint(s) to load: one for all configs or one per config (default: random weights)")
+                   help="checkpoint(s) or model zoo name(s) to load: one for all configs or one per config "
+                   "(default: random weights); without --config, each LICModule checkpoint or zoo model is profiled")
     p.add_argument("--widths", nargs="+", type=int, default=None, metavar="N",
                    help="profile one model per width, overriding --width-arg (e.g. --widths 16 32 64)")
     p.add_argument("--width-arg", default="model.init_args.N", metavar="KEY",
@@ -113,13 +118,18 @@ def _flag(override: str) -> str:
 def _check_args(args: argparse.Namespace) -> None:
     from jpegnn.profiling.inputs import parse_size
 
+    from jpegnn.zoo import checkpoint_source
+
+    if not args.config and not args.ckpt:
+        raise ConfigError("give --config CONFIG (and optionally --ckpt), or --ckpt CKPT/zoo name")
+    if not args.config and (args.widths or args.override):
+        raise ConfigError("--widths and --override need --config (a checkpoint alone fixes its model)")
     for cfg in args.config:
         if not Path(cfg).is_file():
             raise ConfigError(f"config file not found: {cfg}")
     for ckpt in args.ckpt:
-        if not Path(ckpt).is_file():
-            raise CheckpointError(f"--ckpt: checkpoint not found: {ckpt}")
-    if args.ckpt and len(args.ckpt) not in (1, len(args.config)):
+        checkpoint_source(ckpt, "--ckpt")  # a file or a model zoo name, else "checkpoint not found"
+    if args.ckpt and args.config and len(args.ckpt) not in (1, len(args.config)):
         raise ConfigError(f"--ckpt: give one checkpoint or one per --config ({len(args.config)}), got {len(args.ckpt)}")
     if args.ckpt and args.widths and len(args.widths) > 1:
         raise ConfigError("--ckpt cannot be combined with several --widths (a checkpoint holds one width)")
@@ -142,16 +152,19 @@ def _device(choice: Optional[str]) -> str:
 
 
 def load_checkpoint_weights(module: Any, path: str | Path) -> None:
-    """Load a Lightning checkpoint's ``state_dict`` (or a plain state dict) into ``module``.
+    """Load a Lightning checkpoint's ``state_dict`` (or a plain state dict, or a model zoo
+    model's verified release file) into ``module``.
 
     Raises:
         CheckpointError: unreadable file, or weights that do not fit the configured model.
     """
     import torch
 
+    from jpegnn import zoo
     from jpegnn.utils.checkpoints import read_torch_file
 
-    path = Path(path)
+    source = zoo.checkpoint_source(path, "--ckpt")
+    path = zoo.path(source) if isinstance(source, zoo.ZooEntry) else Path(source)
     ckpt = read_torch_file(path, arg_name="--ckpt")
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         hook = getattr(module, "on_load_checkpoint", None)
@@ -186,10 +199,12 @@ def _load_image(path: str, size: tuple[int, int]):
     return img[:, top : top + height, left : left + width].unsqueeze(0).contiguous()
 
 
-def _models(args: argparse.Namespace) -> list[tuple[str, str, list[str], Optional[str]]]:
+def _models(args: argparse.Namespace) -> list[tuple[str, Optional[str], list[str], Optional[str]]]:
     """(row name, config, overrides, checkpoint) for every model to profile."""
     overrides = [_flag(o) for o in args.override]
     out = []
+    if not args.config:  # each checkpoint or zoo model alone
+        return [(Path(ckpt).name, None, [], ckpt) for ckpt in args.ckpt]
     for i, cfg in enumerate(args.config):
         ckpt = (args.ckpt[i] if len(args.ckpt) > 1 else args.ckpt[0]) if args.ckpt else None
         stem = Path(cfg).stem
@@ -291,10 +306,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # an unavailable energy measurement is said once, in the table's notes
     rows = []
     for name, cfg, overrides, ckpt in _models(args):
-        with _quiet_lightning():
-            module = _build_module(cfg, overrides)
-        if ckpt:
-            load_checkpoint_weights(module, ckpt)
+        if cfg is None:
+            from jpegnn.tasks.lic import LICModule
+            from jpegnn.tasks.loading import load_module
+
+            module = load_module(ckpt, LICModule)  # a zoo name, or a checkpoint with its hyperparameters
+        else:
+            with _quiet_lightning():
+                module = _build_module(cfg, overrides)
+            if ckpt:
+                load_checkpoint_weights(module, ckpt)
         try:
             row = profile_module(
                 module, args.size_wh, device=device, repeats=args.repeats, warmup=args.warmup,

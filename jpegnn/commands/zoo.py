@@ -1,0 +1,111 @@
+"""``jpegnn zoo list|verify|release``: the model zoo's index and release files (:mod:`jpegnn.zoo`).
+
+Examples::
+
+    jpegnn zoo list                 # short names, λ, N/M, steps, CPU hours, Kodak bpp/PSNR, files
+    jpegnn zoo verify               # re-hash every release file; exit 2 with one line per bad file
+    jpegnn zoo release --ckpt checkpoints/zoo-train/best.ckpt --family mbt2018-mean-cpu --quality 3 \\
+        --cpu-hours 41.5 --data "1,179 photographs (configs/data/photos.yaml)" \\
+        --config configs/zoo/mbt2018-mean-cpu.yaml --kodak-json runs/zoo/version_3/results.json
+
+``$JPEGNN_ZOO_DIR`` replaces the zoo folder (``checkpoints/zoo/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from jpegnn.errors import ConfigError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (one line) instead of printing usage and exiting 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"zoo: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="jpegnn zoo", description="The model zoo: released learned codecs by short name (jpegnn.zoo).")
+    sub = p.add_subparsers(dest="action", metavar="{list,verify,release}")
+    sub.required = True
+    sub.add_parser("list", help="a table of the zoo's models")
+    sub.add_parser("verify", help="re-hash every release file against index.json (exit 2 if any is bad)")
+    r = sub.add_parser("release", help="add a trained checkpoint to the zoo (or replace its rate)")
+    r.add_argument("--ckpt", required=True, help="LICModule (or KD student) checkpoint written by jpegnn fit")
+    r.add_argument("--family", required=True, help="model family, e.g. mbt2018-mean-cpu (short name <family>-q<quality>)")
+    r.add_argument("--quality", type=int, default=None, help="rate index 1..8 (default: the checkpoint's quality)")
+    r.add_argument("--cpu-hours", type=float, required=True, help="CPU hours the training took")
+    r.add_argument("--data", required=True, help="training data, free text")
+    r.add_argument("--config", required=True, help="the jpegnn fit config used")
+    r.add_argument("--steps", type=int, default=None, help="training steps (default: the checkpoint's global_step)")
+    r.add_argument("--kodak-json", default=None, metavar="RESULTS_JSON",
+                   help="results.json of `jpegnn test` on Kodak: its bpp, PSNR-RGB, MS-SSIM-RGB and protocol")
+    r.add_argument("--notes", default="", help="free text")
+    return p
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f}"
+
+
+def _list() -> int:
+    from jpegnn import zoo
+    from jpegnn.profiling.tables import text_table
+
+    entries = zoo.index()
+    folder = zoo.zoo_dir()
+    if not entries:
+        print(f"the model zoo ({folder}) is empty")
+        return 0
+    headers = ["name", "architecture", "lambda", "N/M", "steps", "CPU h", "Kodak bpp", "Kodak PSNR", "file", "MB"]
+    rows = []
+    for e in entries:
+        kodak = e.kodak or {}
+        rows.append([e.name, e.architecture, e.lmbda, f"{e.N}/{e.M}", e.steps, e.cpu_hours,
+                     kodak.get("bpp"), kodak.get("psnr_rgb"), e.file, _mb(e.bytes)])
+    print(text_table(headers, rows))
+    total = sum(e.bytes for e in entries)
+    print(f"{len(entries)} models in {folder}, {_mb(total)} MB together; Kodak: actual bpp and PSNR-RGB (dB) "
+          "of jpegnn test (n/a: not measured)")
+    return 0
+
+
+def _verify() -> int:
+    from jpegnn import zoo
+
+    problems = zoo.verify()
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        return 2
+    entries = zoo.index()
+    print(f"ok: {len(entries)} release files in {zoo.zoo_dir()} match index.json")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from jpegnn import zoo
+
+    kodak = zoo.kodak_from_results(args.kodak_json) if args.kodak_json else None
+    e = zoo.release(
+        args.ckpt, args.family, args.quality, steps=args.steps, cpu_hours=args.cpu_hours, data=args.data,
+        config=args.config, kodak=kodak, notes=args.notes,
+    )
+    print(f"wrote {e.path}: {e.bytes} bytes, sha256 {e.sha256}")
+    print(f"added {e.name} ({e.architecture}, lambda={e.lmbda}, N/M {e.N}/{e.M}, {e.steps} steps) to "
+          f"{e.path.parent / zoo.INDEX_NAME}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.action == "list":
+        return _list()
+    if args.action == "verify":
+        return _verify()
+    return _release(args)
