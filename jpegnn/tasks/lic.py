@@ -101,8 +101,10 @@ class LICModule(LightningModule):
         results_name: ``name`` field of ``results.json`` (default ``"<architecture>-q<quality>"``).
         channels_last: keep weights and training batches in channels-last memory format (faster
             convolutions on recent GPUs with ``bf16-mixed``/``16-mixed`` precision).
-        compile: run the training forward through ``torch.compile`` (GPU; the first steps compile).
-            Validation, test and entropy coding always use the eager model.
+        compile: run the training forward through ``torch.compile`` (the first steps compile). Also
+            on CPU: 1.22x a plain loop for the CPU zoo model
+            (``benchmarks/results/zoo_cpu_training_setup.md``). Validation, test and entropy coding
+            always use the eager model.
         N_entropy: width of the hyper branch (``z`` channels, entropy bottleneck, ``h_a``/``h_s``
             hidden layers) when it differs from N; hyperprior family only (``bmshj2018-hyperprior``,
             ``mbt2018-mean``). Knowledge-distilled students use it (:mod:`jpegnn.tasks.distillation`).
