@@ -34,3 +34,17 @@ def test_enhance_jpeg20_names_shared_when_datasets_are_missing(tmp_path):
     assert res.returncode == 2
     assert "set SHARED" in res.stderr and "Traceback" not in res.stderr + res.stdout
     assert not (tmp_path / "out").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("script,args", [("zoo_train.sh", ["3"]), ("zoo_pilot.sh", ["n64", "1"])])
+def test_zoo_scripts_name_shared_and_usage(script, args, tmp_path):
+    """The zoo training scripts stop with one line when the shared photos/Kodak are missing (before
+    any run folder is made) and print their usage without arguments."""
+    res = _bash(script, {"SHARED": str(tmp_path / "nope"), "RUNS": str(tmp_path / "runs")}, *args)
+    assert res.returncode == 2 and "SHARED folder not found" in res.stderr
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "empty").mkdir()
+    res = _bash(script, {"SHARED": str(tmp_path / "empty"), "RUNS": str(tmp_path / "runs")}, *args)
+    assert res.returncode == 2 and "not found (set SHARED)" in res.stderr
+    res = _bash(script, {})
+    assert res.returncode == 2 and res.stderr.startswith("usage:")
