@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo [KODAK=/path/to/kodak]: also code the 24 Kodak images
 demo: $(STAMP)
-	$(PY) -m jpegnn.demo
+	$(PY) -m jpegnn.demo $(if $(KODAK),--kodak $(KODAK))
 
 test: $(STAMP)
 	$(PY) -m pytest -q

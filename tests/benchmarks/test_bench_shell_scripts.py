@@ -48,3 +48,13 @@ def test_zoo_scripts_name_shared_and_usage(script, args, tmp_path):
     assert res.returncode == 2 and "not found (set SHARED)" in res.stderr
     res = _bash(script, {})
     assert res.returncode == 2 and res.stderr.startswith("usage:")
+
+
+def test_zoo_stop_usage_and_missing_run(tmp_path):
+    res = _bash("zoo_stop.sh", {})
+    assert res.returncode == 2 and res.stderr.startswith("usage:")
+    res = _bash("zoo_stop.sh", {}, str(tmp_path / "nope"))
+    assert res.returncode == 2 and "run folder not found" in res.stderr
+    (tmp_path / "idle").mkdir()
+    res = _bash("zoo_stop.sh", {}, str(tmp_path / "idle"))  # nothing running there: said, nothing stopped
+    assert res.returncode == 0 and "no running jpegnn fit" in res.stderr
