@@ -32,7 +32,7 @@ def test_targets_pass_and_fail_with_the_exit_status(anchors, tmp_path, capsys):
     good = _write(tmp_path / "good.json", "zoo", [27.0, 30.0, 33.0, 36.0])
     assert targets.main(["--zoo", str(good), *anchors, "--out", str(tmp_path / "t.md")]) == 0
     text = (tmp_path / "t.md").read_text()
-    assert text.count("| yes |") == 3 and "BD-PSNR vs CompressAI" in text
+    assert text.count("| yes (cubic) |") == 3 and "BD-PSNR vs CompressAI" in text
     # 2.5 dB below CompressAI: the BD-PSNR target fails, so the exit status is 1
     bad = _write(tmp_path / "bad.json", "zoo", [25.5, 28.5, 31.5, 34.5])
     assert targets.main(["--zoo", str(bad), *anchors]) == 1
@@ -50,6 +50,16 @@ def test_targets_bd_values_match_jpegnn_metrics(anchors, tmp_path):
     assert rows[0]["cubic"] == pytest.approx(bd_rate(BPP, [24.0, 27.0, 30.0, 33.0], BPP, [27.0, 30.0, 33.0, 36.0]))
     assert rows[2]["cubic"] == pytest.approx(-1.0, abs=1e-9)
     assert rows[2]["cubic"] == pytest.approx(bd_psnr(BPP, [28.0, 31.0, 34.0, 37.0], BPP, [27.0, 30.0, 33.0, 36.0]))
+
+
+def test_targets_with_three_rates_are_decided_by_pchip(anchors, tmp_path):
+    targets = load_benchmark("zoo_targets")
+    zoo = tmp_path / "zoo3.json"
+    zoo.write_text(json.dumps({"name": "zoo", "results": {"bpp": BPP[:3], "psnr-rgb": [27.0, 30.0, 33.0]}}))
+    rows = targets.evaluate(zoo, dict(zip(("jpeg", "webp", "compressai"),
+                                          [tmp_path / "jpeg.json", tmp_path / "webp.json", tmp_path / "cai.json"])))
+    assert all(r["decided_by"] == "pchip" and math.isnan(r["cubic"]) for r in rows)
+    assert rows[2]["pchip"] == pytest.approx(-1.0, abs=1e-9) and rows[2]["pass"]
 
 
 def test_targets_missing_file_is_one_line(anchors, tmp_path):
