@@ -1,10 +1,11 @@
-"""Pad any image to the codec's size multiple and crop back, so no image is ever resized.
+"""Bottom/right edge padding to the codec's size multiple, and the crop back (no image is resized).
 
 Learned codecs downsample by 2**6 = 64 (four stride-2 layers in ``g_a`` and two in ``h_a``), so
-inputs must be multiples of 64 (CompressAI issues 18, 36, 252). We pad on the bottom and right by
-edge replication, which costs fewer bits than CompressAI's centred zero padding (a flat
-continuation of the border has little energy), and crop the decoded image back; bpp always divides
-by the *original* pixel count.
+inputs must be multiples of 64 (CompressAI issues 18, 36, 252). This bottom/right edge replication
+serves the *forward passes* that are not entropy coded: validation on full images, KD students'
+and the enhancement degradations' reconstructions, profiling inputs. Real coding pads as the
+evaluation protocol says (:mod:`jpegnn.coding.protocol`: CompressAI's centred zero padding by
+default, this padding under ``jpegnn``); bpp always divides by the *original* pixel count.
 """
 
 from __future__ import annotations
