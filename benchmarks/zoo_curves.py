@@ -9,7 +9,7 @@ changes by less than 1 % over the last fifth of its steps"), and writes a figure
     e.g. python benchmarks/zoo_curves.py runs/zoo/q1 runs/zoo/q3 --out benchmarks/results/zoo_curves
 
 Each RUN_DIR is what ``benchmarks/zoo_train.sh`` makes (``runs/zoo/q<Q>``); its name labels the curves.
-Output: ``<out>.png`` (three panels) and ``<out>.csv`` (run, tag, step, value).
+Output: ``<out>.png`` (four panels: validation loss with the training loss behind it, PSNR, estimated bpp, network lr; one colour per run) and ``<out>.csv`` (run, tag, step, value).
 """
 
 from __future__ import annotations
@@ -90,19 +90,22 @@ def main(argv: list[str] | None = None) -> int:
         from jpegnn.utils.atomic import atomic_open
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-        for name, c in curves.items():
-            for ax, tag, label in ((axes[0], "val/loss", "validation loss"), (axes[1], "val/psnr", "validation PSNR (dB)"),
-                                   (axes[2], "val/bpp_estimated", "validation bpp (estimated)")):
+        fig, axes = plt.subplots(1, 4, figsize=(20, 4))
+        panels = ((axes[0], "val/loss", "validation loss"), (axes[1], "val/psnr", "validation PSNR (dB)"),
+                  (axes[2], "val/bpp_estimated", "validation bpp (estimated)"), (axes[3], "lr-Adam", "network lr"))
+        for i, (name, c) in enumerate(curves.items()):
+            color = f"C{i % 10}"  # one colour per run in every panel
+            for ax, tag, label in panels:
                 if c[tag]:
                     xs = sorted(c[tag])
-                    ax.plot(xs, [c[tag][x] for x in xs], marker=".", label=name)
+                    ax.plot(xs, [c[tag][x] for x in xs], marker="." if tag != "lr-Adam" else None, color=color, label=name)
                 ax.set_xlabel("step (batches of 8 crops 128x128)")
                 ax.set_title(label)
             if c["train/loss"]:
                 xs = sorted(c["train/loss"])
-                axes[0].plot(xs, [c["train/loss"][x] for x in xs], alpha=0.25, linewidth=0.8, label=f"{name} train")
+                axes[0].plot(xs, [c["train/loss"][x] for x in xs], alpha=0.25, linewidth=0.8, color=color, label=f"{name} train")
         axes[0].set_yscale("log")
+        axes[3].set_yscale("log")
         for ax in axes:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
