@@ -66,8 +66,9 @@ def _list() -> int:
     rows = []
     for e in entries:
         kodak = e.kodak or {}
-        rows.append([e.name, e.architecture, e.lmbda, f"{e.N}/{e.M}", e.steps, e.cpu_hours,
-                     kodak.get("bpp"), kodak.get("psnr_rgb"), e.file, _mb(e.bytes)])
+        bpp, psnr = kodak.get("bpp"), kodak.get("psnr_rgb")
+        rows.append([e.name, e.architecture, e.lmbda, f"{e.N}/{e.M}", e.steps, f"{e.cpu_hours:.2f}",
+                     None if bpp is None else f"{bpp:.3f}", None if psnr is None else f"{psnr:.2f}", e.file, _mb(e.bytes)])
     print(text_table(headers, rows))
     total = sum(e.bytes for e in entries)
     print(f"{len(entries)} models in {folder}, {_mb(total)} MB together; Kodak: actual bpp and PSNR-RGB (dB) "
