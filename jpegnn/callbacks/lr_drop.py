@@ -23,6 +23,7 @@ or on the command line: ``--trainer.callbacks+=jpegnn.callbacks.LearningRateDrop
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any, Sequence
 
@@ -66,15 +67,12 @@ class LearningRateDrop(Callback):
         self.milestones = milestones
         self.lrs = lrs
         self.optimizer_index = int(optimizer_index)
-        self._announced: set[int] = set()
+        self._announced: set[float] = set()
 
     def cap_at(self, step: int) -> float | None:
         """The lr cap in force at global step ``step`` (None before the first milestone)."""
-        cap = None
-        for m, v in zip(self.milestones, self.lrs):
-            if step >= m:
-                cap = v
-        return cap
+        passed = bisect.bisect_right(self.milestones, step)  # milestones <= step
+        return self.lrs[passed - 1] if passed else None
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         cap = self.cap_at(trainer.global_step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -66,6 +67,10 @@ def test_caps_network_lr_from_each_milestone_and_survives_resume(tmp_path):
 def test_a_lower_lr_is_kept_and_the_cap_is_a_pure_function_of_the_step():
     drop = LearningRateDrop(milestones=[10, 20], lrs=[1e-4, 1e-5])
     assert [drop.cap_at(s) for s in (0, 9, 10, 19, 20, 10**6)] == [None, None, 1e-4, 1e-4, 1e-5, 1e-5]
+    # an lr already below the cap (a plateau scheduler lowered it) is never raised back to the cap
+    net = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=3e-5)
+    drop.on_train_batch_start(SimpleNamespace(global_step=15, optimizers=[net]), None, None, 0)
+    assert net.param_groups[0]["lr"] == 3e-5
 
 
 @pytest.mark.parametrize(
