@@ -295,23 +295,6 @@ def path(name: str | ZooEntry, quality: Optional[int] = None, zoo_dir: Optional[
 
 
 # ---------------------------------------------------------------------- weights
-def _first_mismatch(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> Optional[str]:
-    """The first difference between ``state`` and ``model``'s state dict (CDF buffers, whose
-    shape follows the fitted entropy model, may differ), or None."""
-    from jpegnn.models.lic.buffers import CDF_BUFFERS
-
-    own = model.state_dict()
-    for key, value in own.items():
-        if key not in state:
-            return f"no {key!r} in the file"
-        if not key.endswith(CDF_BUFFERS) and tuple(state[key].shape) != tuple(value.shape):
-            return f"{key!r} is {list(state[key].shape)} in the file but {list(value.shape)} in the model"
-    extra = [k for k in state if k not in own]
-    if extra:
-        return f"the file has {len(extra)} key(s) the model has not, first {extra[0]!r}"
-    return None
-
-
 def read_weights(source: Source, arg_name: str = "weights") -> dict[str, torch.Tensor]:
     """A network's state dict (keys as in the CompressAI model) from any weights source.
 
@@ -353,9 +336,9 @@ def load_weights(
         ``error`` (ConfigError by default) naming ``arg_name``, ``source`` and the first key that
         does not fit.
     """
-    from jpegnn.models.lic.buffers import match_cdf_buffers
+    from jpegnn.models.lic.buffers import first_mismatch, match_cdf_buffers
 
-    problem = _first_mismatch(model, state)
+    problem = first_mismatch(model, state)
     if problem is None:
         match_cdf_buffers(model, state)
         try:

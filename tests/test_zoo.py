@@ -276,7 +276,7 @@ def test_zoo_list_and_verify(zoo_folder, capsys):
     assert main(["zoo", "verify"]) == 0
     assert "ok: 1 release files" in capsys.readouterr().out
     assert main(["zoo", "frobnicate"]) == 2
-    assert "jpegnn: error: zoo: argument {list,verify,release}: invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert "jpegnn: error: zoo: argument {list,verify,release,widen}: invalid choice: 'frobnicate'" in capsys.readouterr().err
 
 
 def test_zoo_release_command_reads_kodak_results(zoo_copy, ckpt, tmp_path, capsys):
@@ -293,6 +293,28 @@ def test_zoo_release_command_reads_kodak_results(zoo_copy, ckpt, tmp_path, capsy
     assert e.lmbda == default_lambda(1)  # λ as trained; the quality is the release's rate index
     main(["zoo", "list"])
     assert "30" in capsys.readouterr().out
+
+
+def test_zoo_widen_writes_a_wider_start_that_licmodule_loads(ckpt, tmp_path, capsys):
+    from jpegnn.models.lic.export import export_state_dict
+    from jpegnn.tasks.lic import LICModule
+
+    out = tmp_path / "wide.pth.tar"
+    for source in (NAME, str(ckpt)):  # the architecture comes from the zoo entry / the checkpoint
+        assert main(["zoo", "widen", source, "--M", "20", "--out", str(out)]) == 0
+        assert "mbt2018-mean N=8, M 12 -> 20" in capsys.readouterr().out
+    assert torch.load(out, weights_only=True)["g_a.6.weight"].shape == (20, 8, 5, 5)
+    module = LICModule("mbt2018-mean", quality=1, N=8, M=20, weights=str(out))
+    narrow = zoo.load(NAME)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(module.model.eval()(x)["x_hat"], narrow(x)["x_hat"])
+    plain = tmp_path / "plain.pth.tar"
+    export_state_dict(narrow, plain)
+    assert main(["zoo", "widen", str(plain), "--M", "20", "--out", str(out)]) == 2
+    assert "does not record its architecture; give --architecture" in capsys.readouterr().err
+    assert main(["zoo", "widen", str(plain), "--architecture", "mbt2018-mean", "--M", "8", "--out", str(out)]) == 2
+    assert "widen: M must be an integer above the weights' M=12, got 8" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------- LICModule(weights=...)

@@ -8,6 +8,9 @@ Examples::
         --cpu-hours 41.5 --data "1,179 photographs (configs/data/photos.yaml)" \\
         --config configs/zoo/mbt2018-mean-cpu.yaml --kodak-json runs/zoo/version_3/results.json
 
+    jpegnn zoo widen mbt2018-mean-cpu-q5 --M 192 --out runs/q5-M192.pth.tar   # then fit from it:
+    jpegnn fit ... --model.init_args.M 192 --model.init_args.weights runs/q5-M192.pth.tar
+
 ``$JPEGNN_ZOO_DIR`` replaces the zoo folder (``checkpoints/zoo/``).
 """
 
@@ -31,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jpegnn zoo", description="The model zoo: released learned codecs by short name (jpegnn.zoo).")
-    sub = p.add_subparsers(dest="action", metavar="{list,verify,release}")
+    sub = p.add_subparsers(dest="action", metavar="{list,verify,release,widen}")
     sub.required = True
     sub.add_parser("list", help="a table of the zoo's models")
     sub.add_parser("verify", help="re-hash every release file against index.json (exit 2 if any is bad)")
@@ -46,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kodak-json", default=None, metavar="RESULTS_JSON",
                    help="results.json of `jpegnn test` on Kodak: its bpp, PSNR-RGB, MS-SSIM-RGB and protocol")
     r.add_argument("--notes", default="", help="free text")
+    w = sub.add_parser("widen", help="more latent channels (M) for a trained model, same output (jpegnn.models.lic.widen)")
+    w.add_argument("source", help="zoo short name, CompressAI state-dict file or jpegnn fit checkpoint")
+    w.add_argument("--M", type=int, required=True, help="the new latent width (above the source's M)")
+    w.add_argument("--out", required=True, help="the widened state-dict file to write")
+    w.add_argument("--architecture", default=None,
+                   help="mbt2018-mean or bmshj2018-hyperprior (default: the zoo entry's or the checkpoint's)")
+    w.add_argument("--new-scale", type=float, default=0.1, help="factor on the random init of the new channels")
+    w.add_argument("--seed", type=int, default=0, help="seed of that random init")
     return p
 
 
@@ -103,10 +114,47 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_architecture(source: str) -> str | None:
+    """The architecture a zoo entry or a jpegnn checkpoint records, or None (plain state dicts)."""
+    from jpegnn import zoo
+    from jpegnn.utils.checkpoints import read_torch_file
+
+    src = zoo.checkpoint_source(source, "source", what="weights file")
+    if isinstance(src, zoo.ZooEntry):
+        return src.architecture
+    obj = read_torch_file(src, what="weights file", arg_name="source")
+    hp = obj.get("hyper_parameters") if isinstance(obj, dict) else None
+    arch = hp.get("architecture") if isinstance(hp, dict) else None
+    return arch if isinstance(arch, str) else None
+
+
+def _widen(args: argparse.Namespace) -> int:
+    from jpegnn import zoo
+    from jpegnn.models.lic import build_lic_model
+    from jpegnn.models.lic.export import export_state_dict
+    from jpegnn.models.lic.widen import latent_channels, widen_latent
+
+    arch = args.architecture or _source_architecture(args.source)
+    if arch is None:
+        raise ConfigError(f"zoo widen: {args.source} does not record its architecture; give --architecture")
+    state = zoo.read_weights(args.source, arg_name="source")
+    N, M = latent_channels(state)
+    wide = widen_latent(state, arch, args.M, new_scale=args.new_scale, seed=args.seed)
+    model = build_lic_model(arch, quality=1, N=N, M=args.M)
+    zoo.load_weights(model, wide, arg_name="source", source=args.source)
+    digest = export_state_dict(model, args.out)
+    print(f"wrote {args.out}: {arch} N={N}, M {M} -> {args.M}, sha256 {digest}")
+    print(f"fine-tune it with: jpegnn fit ... --model.init_args.architecture {arch} --model.init_args.N {N} "
+          f"--model.init_args.M {args.M} --model.init_args.weights {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.action == "list":
         return _list()
     if args.action == "verify":
         return _verify()
+    if args.action == "widen":
+        return _widen(args)
     return _release(args)

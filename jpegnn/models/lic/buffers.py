@@ -8,12 +8,12 @@ buffers must take the saved shapes before ``load_state_dict`` can copy into them
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CDF_BUFFERS", "match_cdf_buffers"]
+__all__ = ["CDF_BUFFERS", "first_mismatch", "match_cdf_buffers"]
 
 #: name endings of the buffers whose shape depends on the fitted entropy model
 CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
@@ -35,3 +35,18 @@ def match_cdf_buffers(module: nn.Module, state: Mapping[str, Tensor]) -> None:
             prefix, _, name = key.rpartition(".")
             owner = module.get_submodule(prefix) if prefix else module
             owner._buffers[name] = torch.empty(value.shape, dtype=buf.dtype, device=buf.device)
+
+
+def first_mismatch(model: nn.Module, state: Mapping[str, Tensor]) -> Optional[str]:
+    """The first difference between ``state`` and ``model``'s state dict (CDF buffers, whose
+    shape follows the fitted entropy model, may differ), as one phrase, or None when it fits."""
+    own = model.state_dict()
+    for key, value in own.items():
+        if key not in state:
+            return f"no {key!r} in the file"
+        if not key.endswith(CDF_BUFFERS) and tuple(state[key].shape) != tuple(value.shape):
+            return f"{key!r} is {list(state[key].shape)} in the file but {list(value.shape)} in the model"
+    extra = [k for k in state if k not in own]
+    if extra:
+        return f"the file has {len(extra)} key(s) the model has not, first {extra[0]!r}"
+    return None
