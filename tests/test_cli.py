@@ -36,6 +36,28 @@ def test_print_config_round_trips(config, tmp_path):
     assert yaml.safe_load(first)["model"]["class_path"] == "jpegnn.tasks.LICModule"
 
 
+ZOO_STACKS = {
+    "zoo": ["configs/data/photos.yaml", "configs/zoo/mbt2018-mean-cpu.yaml"],
+    "zoo-crop256": ["configs/data/photos.yaml", "configs/zoo/mbt2018-mean-cpu.yaml", "configs/zoo/crop256.yaml"],
+}
+
+
+@pytest.mark.parametrize("stack", sorted(ZOO_STACKS))
+def test_zoo_recipe_configs_round_trip(stack, tmp_path):
+    """The CPU zoo's layered configs: --print_config of the stack re-parses to itself, and the
+    crop256 overlay changes only the training crops (256 px, batch 4, 4,000 crops = 1,000 steps)."""
+    args = [a for c in ZOO_STACKS[stack] for a in ("--config", str(REPO / c))]
+    first = _print_config(args)
+    dumped = tmp_path / "dumped.yaml"
+    dumped.write_text(first)
+    assert _print_config(["--config", str(dumped)]) == first
+    data = yaml.safe_load(first)["data"]["init_args"]
+    crops = (data["patch_size"], data["batch_size"], data["train_samples_per_epoch"])
+    assert crops == ((256, 4, 4000) if stack == "zoo-crop256" else (128, 8, 8000))
+    assert data["train_samples_per_epoch"] // data["batch_size"] == 1000
+    assert data["val_patch_size"] == 256 and data["train"]["class_path"] == "jpegnn.data.Photos"
+
+
 def _tiny_lic_args(config: Path, vimeo: Path, kodak: Path, tmp_path: Path) -> list[str]:
     arch = yaml.safe_load(config.read_text())["model"]["init_args"]["architecture"]
     return [
