@@ -66,11 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
     p.add_argument("--out", type=Path, default=None, help="write <out>.png and <out>.csv")
+    p.add_argument("--mark", nargs="*", default=[], metavar="RUN=STEP",
+                   help="a dotted line in RUN's colour at STEP in every panel, e.g. where its recipe changed")
+    p.add_argument("--mark-label", default="recipe change", help="what the dotted lines mean (legend text)")
+    p.add_argument("--xlabel", default="training step (one batch each)", help="x-axis label")
     args = p.parse_args(argv)
     for run in args.runs:
         if not run.is_dir():
             raise ConfigError(f"run folder not found: {run}")
     curves = {run.name: read_scalars(run) for run in args.runs}
+    marks: dict[str, int] = {}
+    for item in args.mark:
+        name, _, step = item.partition("=")
+        if name not in curves or not step.isdigit():
+            raise ConfigError(f"--mark {item!r}: expected RUN=STEP with RUN one of {', '.join(curves)}")
+        marks[name] = int(step)
 
     print(f"{'run':<10}{'steps':>8}{'val loss':>10}{'val PSNR':>10}{'val bpp est':>12}{'lr':>10}  last fifth")
     for name, c in curves.items():
@@ -99,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 if c[tag]:
                     xs = sorted(c[tag])
                     ax.plot(xs, [c[tag][x] for x in xs], marker="." if tag != "lr-Adam" else None, color=color, label=name)
-                ax.set_xlabel("step (batches of 8 crops 128x128)")
+                if name in marks:
+                    ax.axvline(marks[name], color=color, linestyle=":", linewidth=1.2,
+                               label=f"{name}: {args.mark_label}" if ax is axes[3] else None)
+                ax.set_xlabel(args.xlabel)
                 ax.set_title(label)
             if c["train/loss"]:
                 xs = sorted(c["train/loss"])

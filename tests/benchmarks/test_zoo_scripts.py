@@ -8,6 +8,7 @@ import math
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
+from jpegnn.errors import ConfigError
 from tests.helpers import load_benchmark
 
 BPP = [0.1, 0.2, 0.4, 0.8]
@@ -82,7 +83,9 @@ def test_curves_merge_resumed_runs_and_check_convergence(tmp_path, capsys):
     assert sorted(c["val/loss"]) == [1000, 2000, 3000, 4000, 5000]
     change, converged = curves.convergence(c["val/loss"])
     assert converged and change == pytest.approx(abs(1.599 - 1.60) / 1.60, rel=1e-4)  # TensorBoard stores float32
-    assert curves.main([str(run), "--out", str(tmp_path / "curves")]) == 0
+    assert curves.main([str(run), "--out", str(tmp_path / "curves"), "--mark", "q3=4000", "--mark-label", "crops 256"]) == 0
     assert (tmp_path / "curves.png").stat().st_size > 0 and "converged" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="--mark 'q5=10': expected RUN=STEP with RUN one of q3"):
+        curves.main([str(run), "--mark", "q5=10"])
     assert curves.convergence({1000: 2.0}) is None
     assert not math.isnan(change)
