@@ -138,6 +138,7 @@ def test_export_weights_of_a_short_name_rewrites_the_release_file(tmp_path, caps
     out = tmp_path / "again.pth.tar"
     assert main(["export-weights", "--ckpt", NAME, "--out", str(out)]) == 0
     assert f"sha256 {zoo.entry(NAME).sha256}" in capsys.readouterr().out  # byte for byte the release file
+    assert torch.is_grad_enabled()  # the command's no_grad is scoped, not left on for the caller
 
 
 def test_a_flipped_byte_or_a_missing_file_is_a_clear_error(zoo_copy, capsys):
@@ -224,6 +225,7 @@ def test_compress_and_decompress_with_a_short_name(ckpt, images, tmp_path, capsy
     assert main(["decompress", str(ref_jnn), str(ref_png), "--ckpt", NAME]) == 0
     assert jnn.read_bytes() == ref_jnn.read_bytes()  # the same model, the same bitstream
     assert np.array_equal(np.asarray(Image.open(png)), np.asarray(Image.open(ref_png)))
+    assert torch.is_grad_enabled()  # compress/decompress keep the caller's grad mode
     assert main(["compress", str(src), str(jnn), "--ckpt", "no-such-model"]) == 2
     assert "checkpoint not found: no-such-model (not a file, nor a model zoo name: see jpegnn zoo list)" in capsys.readouterr().err
 

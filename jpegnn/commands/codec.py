@@ -22,9 +22,9 @@ def main_compress(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from jpegnn.coding.codec import compress_image, load_codec_module
 
-    torch.set_grad_enabled(False)
-    module = load_codec_module(args.ckpt, args.protocol)
-    print(compress_image(args.image, args.out, module, ckpt_path=args.ckpt).line("wrote"))
+    with torch.no_grad():  # scoped: a caller of main() (tests, Python) keeps its grad mode
+        module = load_codec_module(args.ckpt, args.protocol)
+        print(compress_image(args.image, args.out, module, ckpt_path=args.ckpt).line("wrote"))
     return 0
 
 
@@ -36,8 +36,8 @@ def main_decompress(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from jpegnn.coding.codec import decompress_file
 
-    torch.set_grad_enabled(False)
-    print(decompress_file(args.src, args.image, ckpt=args.ckpt).line("decoded"))
+    with torch.no_grad():
+        print(decompress_file(args.src, args.image, ckpt=args.ckpt).line("decoded"))
     return 0
 
 

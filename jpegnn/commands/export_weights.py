@@ -28,10 +28,10 @@ def main(argv: list[str]) -> int:
     from jpegnn.tasks.lic import LICModule
     from jpegnn.tasks.loading import load_module
 
-    torch.set_grad_enabled(False)
-    module = load_module(args.ckpt, LICModule)
     out = Path(args.out)
-    sha = export_state_dict(module.model, out)
+    with torch.no_grad():  # scoped: a caller of main() (tests, Python) keeps its grad mode
+        module = load_module(args.ckpt, LICModule)
+        sha = export_state_dict(module.model, out)
     if args.hash_name:
         stem = out.name[: -len(".pth.tar")] if out.name.endswith(".pth.tar") else out.stem
         target = out.with_name(hashed_name(stem, sha))
