@@ -122,7 +122,8 @@ def _source_architecture(source: str) -> str | None:
     src = zoo.checkpoint_source(source, "source", what="weights file")
     if isinstance(src, zoo.ZooEntry):
         return src.architecture
-    obj = read_torch_file(src, what="weights file", arg_name="source")
+    # mapped, not read: only the hyperparameters are looked at here, read_weights reads the tensors
+    obj = read_torch_file(src, what="weights file", arg_name="source", mmap=True)
     hp = obj.get("hyper_parameters") if isinstance(obj, dict) else None
     arch = hp.get("architecture") if isinstance(hp, dict) else None
     return arch if isinstance(arch, str) else None
