@@ -304,9 +304,12 @@ def test_zoo_widen_writes_a_wider_start_that_licmodule_loads(ckpt, tmp_path, cap
     out = tmp_path / "wide.pth.tar"
     for source in (NAME, str(ckpt)):  # the architecture comes from the zoo entry / the checkpoint
         assert main(["zoo", "widen", source, "--M", "20", "--out", str(out)]) == 0
-        assert "mbt2018-mean N=8, M 12 -> 20" in capsys.readouterr().out
+        assert "mbt2018-mean N 8 -> 8, M 12 -> 20" in capsys.readouterr().out
     assert torch.load(out, weights_only=True)["g_a.6.weight"].shape == (20, 8, 5, 5)
-    module = LICModule("mbt2018-mean", quality=1, N=8, M=20, weights=str(out))
+    assert main(["zoo", "widen", NAME, "--N", "12", "--M", "20", "--out", str(out)]) == 0
+    assert "--model.init_args.N 12 --model.init_args.M 20" in capsys.readouterr().out
+    assert torch.load(out, weights_only=True)["g_a.6.weight"].shape == (20, 12, 5, 5)
+    module = LICModule("mbt2018-mean", quality=1, N=12, M=20, weights=str(out))
     narrow = zoo.load(NAME)
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -316,7 +319,9 @@ def test_zoo_widen_writes_a_wider_start_that_licmodule_loads(ckpt, tmp_path, cap
     assert main(["zoo", "widen", str(plain), "--M", "20", "--out", str(out)]) == 2
     assert "does not record its architecture; give --architecture" in capsys.readouterr().err
     assert main(["zoo", "widen", str(plain), "--architecture", "mbt2018-mean", "--M", "8", "--out", str(out)]) == 2
-    assert "widen: M must be an integer above the weights' M=12, got 8" in capsys.readouterr().err
+    assert "widen: M must be an integer at least the weights' M=12, got 8" in capsys.readouterr().err
+    assert main(["zoo", "widen", str(plain), "--architecture", "mbt2018-mean", "--out", str(out)]) == 2
+    assert "zoo widen: give --N and/or --M" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------- LICModule(weights=...)

@@ -8,8 +8,8 @@ Examples::
         --cpu-hours 41.5 --data "1,179 photographs (configs/data/photos.yaml)" \\
         --config configs/zoo/mbt2018-mean-cpu.yaml --kodak-json runs/zoo/version_3/results.json
 
-    jpegnn zoo widen mbt2018-mean-cpu-q5 --M 192 --out runs/q5-M192.pth.tar   # then fit from it:
-    jpegnn fit ... --model.init_args.M 192 --model.init_args.weights runs/q5-M192.pth.tar
+    jpegnn zoo widen mbt2018-mean-cpu-q5 --N 128 --M 192 --out runs/q5-wide.pth.tar   # then fit from it:
+    jpegnn fit ... --model.init_args.N 128 --model.init_args.M 192 --model.init_args.weights runs/q5-wide.pth.tar
 
 ``$JPEGNN_ZOO_DIR`` replaces the zoo folder (``checkpoints/zoo/``).
 """
@@ -49,13 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kodak-json", default=None, metavar="RESULTS_JSON",
                    help="results.json of `jpegnn test` on Kodak: its bpp, PSNR-RGB, MS-SSIM-RGB and protocol")
     r.add_argument("--notes", default="", help="free text")
-    w = sub.add_parser("widen", help="more latent channels (M) for a trained model, same output (jpegnn.models.lic.widen)")
+    w = sub.add_parser("widen", help="more channels (N, M) for a trained model, same output (jpegnn.models.lic.widen)")
     w.add_argument("source", help="zoo short name, CompressAI state-dict file or jpegnn fit checkpoint")
-    w.add_argument("--M", type=int, required=True, help="the new latent width (above the source's M)")
+    w.add_argument("--N", type=int, default=None, help="the new transform / hyper-latent width (default: the source's)")
+    w.add_argument("--M", type=int, default=None, help="the new latent width (default: the source's)")
     w.add_argument("--out", required=True, help="the widened state-dict file to write")
     w.add_argument("--architecture", default=None,
                    help="mbt2018-mean or bmshj2018-hyperprior (default: the zoo entry's or the checkpoint's)")
-    w.add_argument("--new-scale", type=float, default=0.1, help="factor on the random init of the new channels")
+    w.add_argument("--new-scale", type=float, default=0.1,
+                   help="factor on the random init of the new latent and hyper-latent channels")
     w.add_argument("--seed", type=int, default=0, help="seed of that random init")
     return p
 
@@ -133,20 +135,23 @@ def _widen(args: argparse.Namespace) -> int:
     from jpegnn import zoo
     from jpegnn.models.lic import build_lic_model
     from jpegnn.models.lic.export import export_state_dict
-    from jpegnn.models.lic.widen import latent_channels, widen_latent
+    from jpegnn.models.lic.widen import latent_channels, widen
 
+    if args.N is None and args.M is None:
+        raise ConfigError("zoo widen: give --N and/or --M (the new widths)")
     arch = args.architecture or _source_architecture(args.source)
     if arch is None:
         raise ConfigError(f"zoo widen: {args.source} does not record its architecture; give --architecture")
     state = zoo.read_weights(args.source, arg_name="source")
     N, M = latent_channels(state)
-    wide = widen_latent(state, arch, args.M, new_scale=args.new_scale, seed=args.seed)
-    model = build_lic_model(arch, quality=1, N=N, M=args.M)
+    wide = widen(state, arch, N=args.N, M=args.M, new_scale=args.new_scale, seed=args.seed)
+    N_new, M_new = latent_channels(wide)
+    model = build_lic_model(arch, quality=1, N=N_new, M=M_new)
     zoo.load_weights(model, wide, arg_name="source", source=args.source)
     digest = export_state_dict(model, args.out)
-    print(f"wrote {args.out}: {arch} N={N}, M {M} -> {args.M}, sha256 {digest}")
-    print(f"fine-tune it with: jpegnn fit ... --model.init_args.architecture {arch} --model.init_args.N {N} "
-          f"--model.init_args.M {args.M} --model.init_args.weights {args.out}")
+    print(f"wrote {args.out}: {arch} N {N} -> {N_new}, M {M} -> {M_new}, sha256 {digest}")
+    print(f"fine-tune it with: jpegnn fit ... --model.init_args.architecture {arch} --model.init_args.N {N_new} "
+          f"--model.init_args.M {M_new} --model.init_args.weights {args.out}")
     return 0
 
 
