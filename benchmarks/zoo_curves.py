@@ -8,6 +8,9 @@ changes by less than 1 % over the last fifth of its steps"), and writes a figure
     python benchmarks/zoo_curves.py RUN_DIR [RUN_DIR ...] --out benchmarks/results/zoo_curves
     e.g. python benchmarks/zoo_curves.py runs/zoo/q1 runs/zoo/q3 --out benchmarks/results/zoo_curves
 
+A fine-tune started from another run's checkpoint (e.g. a widened model) is drawn from that step on
+and checked over its whole lineage with ``--continues q5-N128=q5@40500``.
+
 Each RUN_DIR is what ``benchmarks/zoo_train.sh`` makes (``runs/zoo/q<Q>``); its name labels the curves.
 Output: ``<out>.png`` (four panels: validation loss with the training loss behind it, PSNR, estimated bpp, network lr; one colour per run) and ``<out>.csv`` (run, tag, step, value).
 """
@@ -62,6 +65,11 @@ def convergence(val_loss: dict[int, float]) -> tuple[float, bool] | None:
     return change, change < 0.01
 
 
+def shifted(scalars: dict[str, dict[int, float]], offset: int) -> dict[str, dict[int, float]]:
+    """The same scalars with every step moved ``offset`` steps on (a run that starts from another's step)."""
+    return {tag: {step + offset: value for step, value in points.items()} for tag, points in scalars.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
@@ -70,11 +78,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="a dotted line in RUN's colour at STEP in every panel, e.g. where its recipe changed")
     p.add_argument("--mark-label", default="recipe change", help="what the dotted lines mean (legend text)")
     p.add_argument("--xlabel", default="training step (one batch each)", help="x-axis label")
+    p.add_argument("--continues", nargs="*", default=[], metavar="RUN=SOURCE@STEP",
+                   help="RUN is a fine-tune (e.g. a widened model) of run SOURCE's checkpoint at STEP: RUN's steps "
+                        "are drawn from STEP on, and its convergence check reads SOURCE's validations before STEP too")
     args = p.parse_args(argv)
     for run in args.runs:
         if not run.is_dir():
             raise ConfigError(f"run folder not found: {run}")
     curves = {run.name: read_scalars(run) for run in args.runs}
+    lineage = {name: c["val/loss"] for name, c in curves.items()}
+    for item in args.continues:
+        name, _, rest = item.partition("=")
+        source, _, step = rest.partition("@")
+        if name not in curves or source not in curves or source == name or not step.isdigit():
+            raise ConfigError(f"--continues {item!r}: expected RUN=SOURCE@STEP with RUN and SOURCE two of "
+                              f"{', '.join(curves)}")
+        curves[name] = shifted(curves[name], int(step))
+        lineage[name] = {**{s: v for s, v in curves[source]["val/loss"].items() if s < int(step)},
+                         **curves[name]["val/loss"]}
     marks: dict[str, int] = {}
     for item in args.mark:
         name, _, step = item.partition("=")
@@ -86,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, c in curves.items():
         steps = max((max(v) for v in c.values() if v), default=0)
         last = {t: (c[t][max(c[t])] if c[t] else float("nan")) for t in TAGS}
-        conv = convergence(c["val/loss"])
+        conv = convergence(lineage[name])
         conv_s = "n/a" if conv is None else f"{conv[0] * 100:.2f} % ({'converged' if conv[1] else 'still moving'})"
         print(f"{name:<10}{steps:>8}{last['val/loss']:>10.4f}{last['val/psnr']:>10.2f}"
               f"{last['val/bpp_estimated']:>12.4f}{last['lr-Adam']:>10.2e}  {conv_s}")

@@ -89,3 +89,21 @@ def test_curves_merge_resumed_runs_and_check_convergence(tmp_path, capsys):
         curves.main([str(run), "--mark", "q5=10"])
     assert curves.convergence({1000: 2.0}) is None
     assert not math.isnan(change)
+
+
+def test_curves_of_a_fine_tune_continue_its_source_run(tmp_path, capsys):
+    curves = load_benchmark("zoo_curves")
+    for name, points in (("q5", {1000: 3.0, 2000: 2.0, 3000: 1.9}), ("q5-wide", {500: 1.80, 1000: 1.79})):
+        w = SummaryWriter(str(tmp_path / name / "runs" / "zoo" / "version_0"))
+        for s, v in points.items():
+            w.add_scalar("val/loss", v, s)
+        w.close()
+    runs = [str(tmp_path / "q5"), str(tmp_path / "q5-wide")]
+    assert curves.main(runs + ["--continues", "q5-wide=q5@2500", "--out", str(tmp_path / "c")]) == 0
+    rows = (tmp_path / "c.csv").read_text().splitlines()
+    assert "q5-wide,val/loss,3500,1.79" in rows and "q5-wide,val/loss,1000,1.79" not in rows
+    # lineage 1000..3500: the last fifth starts at step 2,800 -> ref 2.0 at 2,000 (the source's), not 1.80
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("q5-wide"))
+    assert "10.50 % (still moving)" in line
+    with pytest.raises(ConfigError, match="--continues 'q5-wide=q4@10': expected RUN=SOURCE@STEP"):
+        curves.main(runs + ["--continues", "q5-wide=q4@10"])
