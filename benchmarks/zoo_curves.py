@@ -11,6 +11,11 @@ changes by less than 1 % over the last fifth of its steps"), and writes a figure
 A fine-tune started from another run's checkpoint (e.g. a widened model) is drawn from that step on
 and checked over its whole lineage with ``--continues q5-N128=q5@40500``.
 
+``--history benchmarks/results/zoo_curves.csv`` reads the curves this script wrote before (the
+committed CSV), so a run's early segments still count when their event files are gone (a new
+machine): each run of the CSV is a curve, and a run folder of the same name is merged over it
+(the folder's value wins at a step both have).
+
 Each RUN_DIR is what ``benchmarks/zoo_train.sh`` makes (``runs/zoo/q<Q>``); its name labels the curves.
 Output: ``<out>.png`` (four panels: validation loss with the training loss behind it, PSNR, estimated bpp, network lr; one colour per run) and ``<out>.csv`` (run, tag, step, value).
 """
@@ -65,6 +70,26 @@ def convergence(val_loss: dict[int, float]) -> tuple[float, bool] | None:
     return change, change < 0.01
 
 
+def read_history(path: Path) -> dict[str, dict[str, dict[int, float]]]:
+    """``run -> tag -> {step: value}`` from a CSV this script wrote (columns run, tag, step, value)."""
+    if not path.is_file():
+        raise ConfigError(f"--history: file not found: {path}")
+    out: dict[str, dict[str, dict[int, float]]] = {}
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != ["run", "tag", "step", "value"]:
+            raise ConfigError(f"--history {path}: expected the columns run,tag,step,value (a zoo_curves.py CSV), "
+                              f"got {','.join(reader.fieldnames or [])}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                step, value = int(row["step"]), float(row["value"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"--history {path}, line {line}: step and value must be numbers") from None
+            if row["tag"] in TAGS:
+                out.setdefault(row["run"], {t: {} for t in TAGS})[row["tag"]][step] = value
+    return out
+
+
 def shifted(scalars: dict[str, dict[int, float]], offset: int) -> dict[str, dict[int, float]]:
     """The same scalars with every step moved ``offset`` steps on (a run that starts from another's step)."""
     return {tag: {step + offset: value for step, value in points.items()} for tag, points in scalars.items()}
@@ -72,7 +97,7 @@ def shifted(scalars: dict[str, dict[int, float]], offset: int) -> dict[str, dict
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
     p.add_argument("--out", type=Path, default=None, help="write <out>.png and <out>.csv")
     p.add_argument("--mark", nargs="*", default=[], metavar="RUN=STEP",
                    help="a dotted line in RUN's colour at STEP in every panel, e.g. where its recipe changed")
@@ -81,11 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--continues", nargs="*", default=[], metavar="RUN=SOURCE@STEP",
                    help="RUN is a fine-tune (e.g. a widened model) of run SOURCE's checkpoint at STEP: RUN's steps "
                         "are drawn from STEP on, and its convergence check reads SOURCE's validations before STEP too")
+    p.add_argument("--history", type=Path, default=None, metavar="CSV",
+                   help="curves written before by this script (its --out CSV): each of its runs is a curve, "
+                        "and a run folder of the same name is merged over it")
     args = p.parse_args(argv)
+    if not args.runs and args.history is None:
+        raise ConfigError("give run folders and/or --history CSV")
     for run in args.runs:
         if not run.is_dir():
             raise ConfigError(f"run folder not found: {run}")
-    curves = {run.name: read_scalars(run) for run in args.runs}
+    curves = read_history(args.history) if args.history is not None else {}
+    for run in args.runs:
+        fresh = read_scalars(run)
+        old = curves.get(run.name, {t: {} for t in TAGS})
+        curves[run.name] = {t: {**old[t], **fresh[t]} for t in TAGS}
     lineage = {name: c["val/loss"] for name, c in curves.items()}
     for item in args.continues:
         name, _, rest = item.partition("=")

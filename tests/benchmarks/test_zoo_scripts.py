@@ -107,3 +107,30 @@ def test_curves_of_a_fine_tune_continue_its_source_run(tmp_path, capsys):
     assert "10.50 % (still moving)" in line
     with pytest.raises(ConfigError, match="--continues 'q5-wide=q4@10': expected RUN=SOURCE@STEP"):
         curves.main(runs + ["--continues", "q5-wide=q4@10"])
+
+
+def test_curves_history_csv_keeps_the_segments_whose_event_files_are_gone(tmp_path, capsys):
+    curves = load_benchmark("zoo_curves")
+    w = SummaryWriter(str(tmp_path / "q1" / "runs" / "zoo" / "version_0"))  # the surviving, later segment
+    for s, v in ((4000, 1.51), (5500, 1.50)):
+        w.add_scalar("val/loss", v, s)
+    w.close()
+    history = tmp_path / "old.csv"
+    history.write_text("run,tag,step,value\nq1,val/loss,1000,3.0\nq1,val/loss,3000,1.52\nq1,val/loss,4000,9.9\n"
+                       "q3,val/loss,1000,2.0\nq3,val/loss,2000,1.9\n")
+    assert curves.main([str(tmp_path / "q1"), "--history", str(history), "--out", str(tmp_path / "c")]) == 0
+    rows = (tmp_path / "c.csv").read_text().splitlines()
+    assert "q1,val/loss,1000,3" in rows and "q1,val/loss,4000,1.51" in rows and "q1,val/loss,4000,9.9" not in rows
+    assert "q3,val/loss,2000,1.9" in rows  # a run only the CSV has is still drawn
+    out = capsys.readouterr().out
+    q1 = next(x for x in out.splitlines() if x.startswith("q1"))
+    assert "0.66 % (converged)" in q1  # last fifth of 5,500 steps: the folder's 1.51 at 4,000 (not the CSV's 9.9) -> 1.50
+    assert curves.main(["--history", str(history)]) == 0  # the CSV alone redraws the figure's runs
+    history.write_text("run,step,value\nq1,1,2\n")
+    with pytest.raises(ConfigError, match="expected the columns run,tag,step,value"):
+        curves.main(["--history", str(history)])
+    history.write_text("run,tag,step,value\nq1,val/loss,x,2\n")
+    with pytest.raises(ConfigError, match="line 2: step and value must be numbers"):
+        curves.main(["--history", str(history)])
+    with pytest.raises(ConfigError, match="give run folders and/or --history CSV"):
+        curves.main([])
