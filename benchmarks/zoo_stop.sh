@@ -4,10 +4,37 @@
 # process tree's CPU time (user + system of the run and all its children, live or reaped, from
 # /proc) in <run>/cpu.log, then stop the run. benchmarks/zoo_train.sh Q resumes it later.
 #
-#   benchmarks/zoo_stop.sh runs/zoo/q1 runs/zoo/q3 ...
+#   benchmarks/zoo_stop.sh [--after-validation] runs/zoo/q1 runs/zoo/q3 ...
+#
+# --after-validation: wait for the run's next validation (a val/loss step in its event files newer
+# than the last one when called) instead of its next save. The save at the end of an epoch comes
+# just before that epoch's validation, so a run stopped at a save never logs the validation of the
+# weights it saved; stopped after the validation, its last.ckpt holds the weights that validation
+# scored, and the curves and the convergence check (zoo_curves.py) see it.
+#
+# The run is the `jpegnn fit` process whose working folder is RUN_DIR and whose parent is not one
+# (DataLoader workers are forks of it, with the same command line and folder).
 set -euo pipefail
-[ $# -ge 1 ] || { echo "usage: $0 RUN_DIR [RUN_DIR ...]" >&2; exit 2; }
+after_val=0
+[ "${1:-}" = "--after-validation" ] && { after_val=1; shift; }
+[ $# -ge 1 ] || { echo "usage: $0 [--after-validation] RUN_DIR [RUN_DIR ...]" >&2; exit 2; }
 tick=$(getconf CLK_TCK)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+py=${PYTHON:-$repo/.venv/bin/python}; [ -x "$py" ] || py=python3
+
+last_val_step() {  # the newest val/loss step in RUN's event files, -1 when there is none yet
+  "$py" - "$repo/benchmarks" "$1" <<'PY' 2>/dev/null || echo -1
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import zoo_curves
+try:
+    steps = zoo_curves.read_scalars(Path(sys.argv[2]))["val/loss"]
+except zoo_curves.ConfigError:  # no event files yet
+    steps = {}
+print(max(steps) if steps else -1)
+PY
+}
 
 tree_ticks() {  # total utime+stime (+ reaped children's) of PID and its live descendants, in clock ticks
   local pid=$1 total=0 child
@@ -22,16 +49,29 @@ tree_ticks() {  # total utime+stime (+ reaped children's) of PID and its live de
 for run in "$@"; do
   run=$(cd "$run" && pwd) || { echo "$0: error: run folder not found: $run" >&2; exit 2; }
   pid=""
-  for p in $(pgrep -f "jpegnn fit" || true); do
-    [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$run" ] && { pid=$p; break; }
+  mine=$(pgrep -f "jpegnn fit" || true)
+  for p in $mine; do
+    [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$run" ] || continue
+    parent=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    grep -qx "$parent" <<< "$mine" && continue  # a DataLoader worker of the run
+    pid=$p; break
   done
   [ -n "$pid" ] || { echo "$run: no running jpegnn fit" >&2; continue; }
   ckpt="$run/checkpoints/zoo-train/last.ckpt"
-  t0=$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)
-  until [ "$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)" -gt "$t0" ]; do sleep 2; done
-  sleep 5  # the atomic rename is done; let the save hook return
+  if [ "$after_val" = 1 ]; then
+    v0=$(last_val_step "$run")
+    echo "$run: pid $pid, waiting for the validation after step $v0" >&2
+    until v=$(last_val_step "$run"); [ "$v" -gt "$v0" ]; do sleep "${ZOO_STOP_POLL:-10}"; done
+    what="the validation at step $v; last.ckpt of $(date -u -d @"$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)" +%TZ)"
+  else
+    t0=$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)
+    echo "$run: pid $pid, waiting for the next save of $ckpt" >&2
+    until [ "$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)" -gt "$t0" ]; do sleep 2; done
+    sleep 5  # the atomic rename is done; let the save hook return
+    what="the save of $(date -u -d @"$(stat -c %Y "$ckpt")" +%TZ)"
+  fi
   ticks=$(tree_ticks "$pid")
   secs=$(awk -v t="$ticks" -v k="$tick" 'BEGIN { printf "%.0f", t / k }')
-  echo "$(date -u +%FT%TZ) pid $pid cpu_seconds $secs (stopped after the save of $(date -u -d @"$(stat -c %Y "$ckpt")" +%TZ))" | tee -a "$run/cpu.log"
+  echo "$(date -u +%FT%TZ) pid $pid cpu_seconds $secs (stopped after $what)" | tee -a "$run/cpu.log"
   kill -TERM "$pid"
 done

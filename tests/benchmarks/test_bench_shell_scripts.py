@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,66 @@ def test_zoo_stop_usage_and_missing_run(tmp_path):
     (tmp_path / "idle").mkdir()
     res = _bash("zoo_stop.sh", {}, str(tmp_path / "idle"))  # nothing running there: said, nothing stopped
     assert res.returncode == 0 and "no running jpegnn fit" in res.stderr
+
+
+_FAKE_FIT = """
+import os, sys, time
+child = os.fork()  # like a DataLoader worker: same command line, same folder
+if child:
+    open("child.pid", "w").write(str(child))
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("after_validation", [False, True])
+def test_zoo_stop_stops_the_run_not_its_worker_after_the_save_or_the_validation(tmp_path, after_validation):
+    """zoo_stop.sh picks the `jpegnn fit` process of the folder, not a forked worker of it, waits for
+    the next save (or, with --after-validation, the next val/loss in the event files), writes the
+    CPU time to cpu.log and stops it."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = tmp_path / "q5"
+    (run / "checkpoints" / "zoo-train").mkdir(parents=True)
+    ckpt = run / "checkpoints" / "zoo-train" / "last.ckpt"
+    ckpt.write_bytes(b"old")
+    w = SummaryWriter(str(run / "runs" / "zoo" / "version_0"))
+    w.add_scalar("val/loss", 2.0, 999)
+    w.close()
+    fake = subprocess.Popen(["jpegnn fit", "-c", _FAKE_FIT], executable=sys.executable, cwd=run)
+    try:
+        for _ in range(100):
+            if (run / "child.pid").exists():
+                break
+            time.sleep(0.1)
+        child = int((run / "child.pid").read_text())
+        args = ["--after-validation", str(run)] if after_validation else [str(run)]
+        stop = subprocess.Popen(["bash", str(REPO / "benchmarks" / "zoo_stop.sh"), *args], cwd=REPO, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHON": sys.executable, "ZOO_STOP_POLL": "0.5"})
+        waiting = stop.stderr.readline()
+        assert f"pid {fake.pid}, waiting for the " in waiting, waiting
+        if after_validation:
+            assert "validation after step 999" in waiting
+            ckpt.touch()  # a save alone does not stop it
+            time.sleep(1.5)
+            assert stop.poll() is None
+            w = SummaryWriter(str(run / "runs" / "zoo" / "version_0"))
+            w.add_scalar("val/loss", 1.9, 1999)
+            w.close()
+        else:
+            time.sleep(1.1)
+            ckpt.write_bytes(b"new")  # the next save
+        out, err = stop.communicate(timeout=60)
+        assert stop.returncode == 0, err
+        assert fake.wait(timeout=10) != 0  # the run itself got SIGTERM
+        os.kill(child, 0)  # the worker was not the one picked (the run's own exit reaps workers in real runs)
+        log = (run / "cpu.log").read_text()
+        assert f"pid {fake.pid} cpu_seconds" in log
+        assert ("after the validation at step 1999" if after_validation else "after the save of") in log
+    finally:
+        fake.kill()
+        if (run / "child.pid").exists():
+            try:
+                os.kill(int((run / "child.pid").read_text()), 9)
+            except ProcessLookupError:
+                pass
