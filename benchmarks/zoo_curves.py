@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make `jpegnn` importable from 
 from jpegnn.errors import ConfigError, run_script  # noqa: E402
 
 TAGS = ("train/loss", "val/loss", "val/psnr", "val/bpp_estimated", "lr-Adam")
+CSV_COLUMNS = ["run", "tag", "step", "value"]  # what --out writes and --history reads
 
 
 def read_scalars(run: Path) -> dict[str, dict[int, float]]:
@@ -77,7 +78,7 @@ def read_history(path: Path) -> dict[str, dict[str, dict[int, float]]]:
     out: dict[str, dict[str, dict[int, float]]] = {}
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames != ["run", "tag", "step", "value"]:
+        if reader.fieldnames != CSV_COLUMNS:
             raise ConfigError(f"--history {path}: expected the columns run,tag,step,value (a zoo_curves.py CSV), "
                               f"got {','.join(reader.fieldnames or [])}")
         for line, row in enumerate(reader, start=2):
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             fig.savefig(fh, format="png", dpi=110)
         with atomic_open(args.out.with_suffix(".csv"), "w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["run", "tag", "step", "value"])
+            w.writerow(CSV_COLUMNS)
             for name, c in curves.items():
                 for tag in TAGS:
                     for step in sorted(c[tag]):

@@ -22,17 +22,32 @@ tick=$(getconf CLK_TCK)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-$repo/.venv/bin/python}; [ -x "$py" ] || py=python3
 
-last_val_step() {  # the newest val/loss step in RUN's event files, -1 when there is none yet
-  "$py" - "$repo/benchmarks" "$1" <<'PY' 2>/dev/null || echo -1
+wait_for_validation() {  # RUN PID: one Python process (tensorboard imported once) polls RUN's event
+  # files until a val/loss step newer than the one at the start is there, and prints that step
+  "$py" - "$repo/benchmarks" "$1" "$2" "${ZOO_STOP_POLL:-10}" <<'PY'
 import sys
+import time
 from pathlib import Path
+
 sys.path.insert(0, sys.argv[1])
 import zoo_curves
-try:
-    steps = zoo_curves.read_scalars(Path(sys.argv[2]))["val/loss"]
-except zoo_curves.ConfigError:  # no event files yet
-    steps = {}
-print(max(steps) if steps else -1)
+
+run, pid, poll = Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+
+
+def newest() -> int:
+    try:
+        steps = zoo_curves.read_scalars(run)["val/loss"]
+    except zoo_curves.ConfigError:  # no event files yet
+        steps = {}
+    return max(steps) if steps else -1
+
+
+start = newest()
+print(f"{run}: pid {pid}, waiting for the validation after step {start}", file=sys.stderr, flush=True)
+while (step := newest()) <= start:
+    time.sleep(poll)
+print(step)
 PY
 }
 
@@ -59,9 +74,7 @@ for run in "$@"; do
   [ -n "$pid" ] || { echo "$run: no running jpegnn fit" >&2; continue; }
   ckpt="$run/checkpoints/zoo-train/last.ckpt"
   if [ "$after_val" = 1 ]; then
-    v0=$(last_val_step "$run")
-    echo "$run: pid $pid, waiting for the validation after step $v0" >&2
-    until v=$(last_val_step "$run"); [ "$v" -gt "$v0" ]; do sleep "${ZOO_STOP_POLL:-10}"; done
+    v=$(wait_for_validation "$run" "$pid") || { echo "$0: error: could not read the event files of $run" >&2; exit 1; }
     what="the validation at step $v; last.ckpt of $(date -u -d @"$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)" +%TZ)"
   else
     t0=$(stat -c %Y "$ckpt" 2>/dev/null || echo 0)
