@@ -14,6 +14,7 @@ from jpegnn.coding import container, model_index
 from jpegnn.coding.container import Container, model_hash, pack, unpack
 from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple, prepare_entropy_models
 from jpegnn.coding.protocol import DEFAULT_PROTOCOL, PROTOCOLS, EvalProtocol, get_protocol
+from jpegnn.coding.refine import LatentRefinement, RefinementStats, check_refinable
 from jpegnn.errors import BitstreamError, CheckpointError, ConfigError, DataError
 from jpegnn.utils.atomic import write_bytes_atomic
 
@@ -29,13 +30,23 @@ class CodingReport:
     payload_bytes: int
     bpp: float
     seconds: float
+    #: encoder-side latent refinement, when it ran (:mod:`jpegnn.coding.refine`)
+    refinement: RefinementStats | None = None
 
     def line(self, verb: str) -> str:
-        return (
+        text = (
             f"{verb} {self.path}: {self.width}x{self.height}, {self.file_bytes} bytes "
             f"({self.payload_bytes} payload + {self.file_bytes - self.payload_bytes} header), "
             f"{self.bpp:.4f} bpp (actual, whole file), {self.seconds * 1000:.1f} ms"
         )
+        r = self.refinement
+        if r is not None:
+            text += (
+                f"; latent refined: objective (estimated bpp + weighted distortion) {r.loss_before:.4f} -> "
+                f"{r.loss_after:.4f} ({100 * (r.loss_after / r.loss_before - 1):+.2f} %) at step "
+                f"{r.best_iteration} of {r.iterations}, {r.seconds:.1f} s"
+            )
+        return text
 
 
 def load_codec_module(ckpt: str | Path, protocol: str | EvalProtocol = DEFAULT_PROTOCOL):
@@ -87,8 +98,16 @@ def image_format(path: str | Path) -> str:
     return fmt
 
 
-def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | None = None) -> CodingReport:
-    """Encode ``image`` into the ``.jnn`` file ``out`` (written atomically)."""
+def compress_image(
+    image: str | Path,
+    out: str | Path,
+    module,
+    ckpt_path: str | None = None,
+    refinement: LatentRefinement | None = None,
+) -> CodingReport:
+    """Encode ``image`` into the ``.jnn`` file ``out`` (written atomically), refining its latent
+    first when ``refinement`` has iterations (the model must support it: a ``ConfigError`` before
+    any work otherwise)."""
     from jpegnn.data.io import load_rgb
 
     out = Path(out)
@@ -98,8 +117,10 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
     if max(h, w) > container.MAX_SIDE:  # the .jnn header would be refused by decompress
         raise DataError(f"{image}: {w}x{h} pixels; a .jnn file holds at most {container.MAX_SIDE} pixels per side")
     protocol = getattr(module, "coding_protocol", get_protocol(DEFAULT_PROTOCOL))
+    if refinement is not None and refinement.iterations > 0:
+        check_refinable(module.model)
     t0 = time.perf_counter()
-    enc = encode(module.model, x, protocol)
+    enc = encode(module.model, x, protocol, refinement, module.criterion)
     seconds = time.perf_counter() - t0
     mhash = model_hash(module.model)
     data = pack(
@@ -113,7 +134,7 @@ def compress_image(image: str | Path, out: str | Path, module, ckpt_path: str | 
         zoo_entry = getattr(module, "zoo_entry", None)  # a model zoo name is remembered as zoo:NAME
         model_index.remember(mhash, f"zoo:{zoo_entry.name}" if zoo_entry is not None else ckpt_path)
     return CodingReport(str(out), enc.width, enc.height, len(data), enc.num_bytes,
-                        len(data) * 8 / (enc.width * enc.height), seconds)
+                        len(data) * 8 / (enc.width * enc.height), seconds, enc.refinement)
 
 
 def read_container(path: str | Path) -> Container:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from jpegnn.coding.protocol import DEFAULT_PROTOCOL, EvalProtocol, get_protocol, pad, unpad
+from jpegnn.coding.refine import LatentRefinement, RefinementStats, analysis_output, refine_latent
 from jpegnn.losses.rate_distortion import bits_from_likelihoods
 from jpegnn.metrics.image_quality import ms_ssim_rgb, psnr_rgb
 
@@ -32,6 +33,10 @@ class EncodedImage:
     width: int
     placement: str = "centre"
     multiple: int = 64
+    #: the refined latent ``y`` that was coded and its statistics, when the encoder refined it
+    #: (:mod:`jpegnn.coding.refine`); not part of the bitstream
+    latent: Tensor | None = None
+    refinement: RefinementStats | None = None
 
     @property
     def num_bytes(self) -> int:
@@ -104,19 +109,37 @@ def prepare_entropy_models(model: torch.nn.Module, protocol: str | EvalProtocol 
 
 
 @torch.no_grad()
-def encode(model: torch.nn.Module, x: Tensor, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> EncodedImage:
+def encode(
+    model: torch.nn.Module,
+    x: Tensor,
+    protocol: str | EvalProtocol = DEFAULT_PROTOCOL,
+    refinement: LatentRefinement | None = None,
+    criterion: Callable[..., Any] | None = None,
+) -> EncodedImage:
     """Entropy-code one image (1x3xHxW in [0, 1], any size) with a model whose CDFs are built.
 
     The image is padded to the model's multiple as ``protocol`` says (CompressAI's centred zeros
-    by default); the decoder crops the same region back.
+    by default); the decoder crops the same region back. With ``refinement`` (and the model's
+    training objective as ``criterion``), the latent is first refined for this image
+    (:mod:`jpegnn.coding.refine`); the bitstream format and the decoder are the same.
     """
     p = get_protocol(protocol)
     h, w = x.shape[-2:]
     m = p.multiple(padding_multiple(model))
     x_pad = pad(x, m, p)
-    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False):
+    latent, stats = None, None
+    if refinement is not None and refinement.iterations > 0:
+        if criterion is None:
+            raise ValueError("encode: refinement needs the model's training objective as criterion")
+        with torch.autocast(x.device.type, enabled=False):
+            latent, stats = refine_latent(
+                model, x_pad.float(), lambda t: unpad(t, h, w, m, p.placement), x, criterion, refinement
+            )
+    given = analysis_output(model, latent) if latent is not None else contextlib.nullcontext()
+    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False), given:
         out = model.compress(x_pad.float())
-    return EncodedImage(out["strings"], out["shape"], h, w, placement=p.placement, multiple=m)
+    return EncodedImage(out["strings"], out["shape"], h, w, placement=p.placement, multiple=m,
+                        latent=latent, refinement=stats)
 
 
 @torch.no_grad()
@@ -129,13 +152,17 @@ def decode(model: torch.nn.Module, enc: EncodedImage) -> Tensor:
 
 
 @torch.no_grad()
-def estimate_bits(model: torch.nn.Module, x: Tensor, protocol: str | EvalProtocol = DEFAULT_PROTOCOL) -> tuple[float, Tensor]:
+def estimate_bits(
+    model: torch.nn.Module, x: Tensor, protocol: str | EvalProtocol = DEFAULT_PROTOCOL, latent: Tensor | None = None
+) -> tuple[float, Tensor]:
     """Estimated bits (Σ −log2 p of an eval-mode forward on the padded image) and the forward's
-    reconstruction cropped to the image (1x3xHxW, clamped to [0, 1])."""
+    reconstruction cropped to the image (1x3xHxW, clamped to [0, 1]). ``latent``: the forward
+    codes this latent instead of ``g_a``'s (an :class:`EncodedImage`'s refined ``latent``)."""
     p = get_protocol(protocol)
     h, w = x.shape[-2:]
     m = p.multiple(padding_multiple(model))
-    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False):
+    given = analysis_output(model, latent) if latent is not None else contextlib.nullcontext()
+    with deterministic_kernels(), torch.autocast(x.device.type, enabled=False), given:
         fwd = model(pad(x, m, p).float())
     bits = float(bits_from_likelihoods(fwd["likelihoods"]).sum())
     return bits, unpad(fwd["x_hat"], h, w, m, p.placement).clamp(0, 1)

@@ -61,6 +61,7 @@ def _floats(values: Sequence[str], flag: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jpegnn.coding.refine import LatentRefinement
     from jpegnn.evaluation.classical import CODECS
 
     p = _Parser(
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("compressai", "jpegnn"), default="compressai",
                    help="how --ckpt models pad images and build entropy tables (jpegnn.coding.protocol); "
                         "default compressai, as eval_model, comparable with published results")
+    p.add_argument("--refine", type=int, default=0, metavar="ITERATIONS",
+                   help="--ckpt models: refine each image's latent in the encoder for this many gradient steps "
+                        "(jpegnn.coding.refine; same decoder and bitstream format; the curve is named "
+                        "'<name>+refine<ITERATIONS>'; default 0: off)")
+    p.add_argument("--refine-lr", type=float, default=LatentRefinement.lr, metavar="LR",
+                   help=f"Adam step size of --refine, decayed to 0 on a cosine (default {LatentRefinement.lr})")
     p.add_argument("--dataset", required=True, metavar="DIR", help="folder of images (searched recursively) or one image")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("--quality", "-q", nargs="+", default=None, metavar="Q",
@@ -99,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_checkpoint_codecs(paths: Sequence[str], protocol: str = "compressai") -> list:
+def load_checkpoint_codecs(paths: Sequence[str], protocol: str = "compressai", refinement=None) -> list:
     """Learned codecs for ``--ckpt`` (checkpoints of one architecture, or zoo models of one
-    family, form one RD curve).
+    family, form one RD curve), their latents refined per image with ``refinement`` (a
+    :class:`jpegnn.coding.refine.LatentRefinement`) when it has iterations.
 
     Raises:
         CheckpointError: A checkpoint is neither a file nor a model zoo name, or is not a jpegnn
@@ -115,7 +123,7 @@ def load_checkpoint_codecs(paths: Sequence[str], protocol: str = "compressai") -
         return []
     from jpegnn.evaluation.learned import load_learned_codecs
 
-    return load_learned_codecs([Path(p) for p in paths], protocol=protocol)
+    return load_learned_codecs([Path(p) for p in paths], protocol=protocol, refinement=refinement)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     names = args.codec if args.codec is not None else ([] if args.ckpt else ["jpeg"])
     codecs = [get_codec(n) for n in names]  # unknown codec -> ConfigError before any work
     files = list_dataset(args.dataset)  # missing / empty dataset -> DataError
-    codecs += load_checkpoint_codecs(args.ckpt, args.protocol)  # missing checkpoint -> CheckpointError
+    from jpegnn.coding.refine import LatentRefinement
+
+    refinement = LatentRefinement(args.refine, args.refine_lr)  # bad values -> ConfigError naming refine
+    if args.refine and not args.ckpt:
+        raise ConfigError("bench: --refine refines learned codecs' latents; give --ckpt")
+    codecs += load_checkpoint_codecs(args.ckpt, args.protocol, refinement)  # missing checkpoint -> CheckpointError
     if not codecs:
         raise ConfigError("bench: nothing to benchmark (give --codec and/or --ckpt)")
     if args.enhance is not None:
