@@ -144,3 +144,16 @@ def test_bench_refine_names_the_curve_and_needs_a_checkpoint(ckpt, tmp_path, cap
     assert names == ["mbt2018-mean-q3+refine2.json"], names
     rows = (out / "mbt2018-mean-q3+refine2_per_image.csv").read_text()
     assert "refine_loss_after" in rows.splitlines()[0]
+
+
+def test_cost_benchmark_prints_the_ratios(ckpt, tmp_path, capsys):
+    from tests.helpers import load_benchmark
+
+    arr = (np.random.default_rng(2).random((48, 40, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "c.png")
+    bench = load_benchmark("bench_refine_cost")
+    assert bench.main(["--ckpt", str(ckpt), "--images", str(tmp_path), "--iterations", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 images: bytes refined/plain = " in out and "encoding time ratio refined/plain = " in out
+    with pytest.raises(ConfigError, match="--iterations must be >= 1"):
+        bench.main(["--ckpt", str(ckpt), "--images", str(tmp_path), "--iterations", "0"])
