@@ -50,7 +50,9 @@ def test_the_widened_network_reconstructs_the_same_image_with_the_same_old_likel
     with torch.no_grad():
         a, b = model(x), wide(x)
         y_new = wide.g_a(x)[:, 12:]
-    assert torch.equal(a["x_hat"], b["x_hat"])
+    # the same image up to float rounding: the zero weights from new latent channels change the
+    # kernel's summation order on some CPUs (1 ulp, 3e-8, seen on AMD EPYC); an 8-bit level is 4e-3
+    assert torch.allclose(a["x_hat"], b["x_hat"], rtol=0, atol=1e-6)
     assert torch.equal(a["likelihoods"]["z"], b["likelihoods"]["z"][:, :8])
     assert torch.equal(a["likelihoods"]["y"], b["likelihoods"]["y"][:, :12])
     # new latents are small and coded at the smallest scale; new hyper-latents by the cheap channel
@@ -71,7 +73,7 @@ def test_the_widened_network_codes_a_real_bitstream_to_the_same_image(arch):
         sa, sb = model.compress(x), wide.compress(x)
         da = model.decompress(sa["strings"], sa["shape"])["x_hat"]
         db = wide.decompress(sb["strings"], sb["shape"])["x_hat"]
-    assert torch.equal(da, db)
+    assert torch.allclose(da, db, rtol=0, atol=1e-6)  # float rounding only, as above
     for i in (0, 1):  # latent and hyper-latent: the new channels cost about 0 bytes
         assert len(sa["strings"][i][0]) <= len(sb["strings"][i][0]) <= len(sa["strings"][i][0]) + 2
 
