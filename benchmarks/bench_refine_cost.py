@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", required=True, help="folder of images (searched recursively) or one image")
     p.add_argument("--limit", type=int, default=4, help="first N images in name order (default 4)")
     p.add_argument("--iterations", type=int, default=100)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--method", choices=("sga", "ste"), default="sga")
+    p.add_argument("--lr", type=float, default=None, help="Adam step size (default: the method's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args(argv)
     from jpegnn.coding.codec import load_codec_module
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    refinement = LatentRefinement(args.iterations, args.lr)
+    refinement = LatentRefinement(args.iterations, args.lr, args.method)
     if refinement.iterations == 0:
         raise ConfigError("--iterations must be >= 1 (0 is the plain encoder itself)")
     module = load_codec_module(args.ckpt)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"{args.ckpt}: trained for {module.hparams['distortion']}; this benchmark measures MSE")
     files = list_dataset(args.images)[: args.limit]
     totals = {k: {"bytes": 0, "seconds": 0.0, "objective": 0.0, "psnr": 0.0} for k in ("plain", "refined")}
-    print(f"{args.ckpt} (lambda={module.lmbda}), {refinement.iterations} iterations at lr {refinement.lr}, "
+    print(f"{args.ckpt} (lambda={module.lmbda}), {refinement.iterations} iterations of {refinement.method} at lr {refinement.lr}, "
           f"{torch.get_num_threads()} thread(s)")
     with torch.no_grad():
         for i, (path, name) in enumerate(files):

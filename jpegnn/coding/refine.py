@@ -4,23 +4,31 @@ A trained analysis transform ``g_a`` gives a good latent ``y`` for an image, not
 is one network for every image (the *amortization gap*, Cremer et al. 2018). Refinement starts
 from ``y = g_a(x)`` and runs gradient descent on ``y`` alone, every weight frozen, to lower the
 model's own rate-distortion objective on this image (its ``RateDistortionLoss``: estimated bits
-per pixel + λ·255²·MSE, or λ·(1 − MS-SSIM)), with the latents rounded as the coder rounds them:
-``round(y − μ) + μ`` for ``y`` and ``round(z − median) + median`` for the hyper-latent
-``z = h_a(y)``, the rounding passed through by a straight-through estimator (Campos et al. 2019,
-"Content adaptive optimization for neural image compression"; Yang et al. 2020, "Improving
-inference for neural image compression", whose STE baseline this is). Adam with a cosine-decayed
-step size; the iterate with the lowest objective is kept, and iterate 0 is ``g_a(x)`` itself, so
-the kept latent never has a higher objective than the trained encoder's.
+per pixel + λ·255²·MSE, or λ·(1 − MS-SSIM)); the hyper-latent follows as ``z = h_a(y)``
+(Campos et al. 2019, "Content adaptive optimization for neural image compression"; Yang et al.
+2020, "Improving inference for neural image compression"). Rounding has no gradient, so each
+step relaxes it, as one of two methods:
+
+- ``sga`` (default): stochastic Gumbel annealing (Yang et al. 2020). Each latent is a soft,
+  random mixture of its floor and ceiling (around the mean ``μ`` for ``y``, the median for ``z``),
+  the nearer one more likely, with a temperature annealed from 0.5 to 0.1 so the mixture ends
+  close to hard rounding; constant Adam step size. The Gumbel noise comes from a generator seeded
+  per call, so the same image gives the same file.
+- ``ste``: hard rounding ``round(y − μ) + μ`` forward, identity backward (straight-through);
+  Adam with a cosine-decayed step size.
+
+Every ``check_every`` steps (and at the end) the objective is measured with hard rounding, as the
+coder rounds; the latent with the lowest such objective is kept, and step 0 is ``g_a(x)`` itself,
+so the kept latent never has a higher objective than the trained encoder's. The rate in it is the
+likelihood of the rounded latents, which the rANS coder realises to within a few bytes, so it
+tracks the actual file.
 
 Only the encoder changes: the bitstream format, the decoder and the model are untouched, and any
 jpegnn or CompressAI decoder decodes the result (as with a JPEG encoder's trellis quantization or
-WebP's RD search). The price is encoding time: each iteration is one forward and backward pass
-of ``h_a``, ``h_s``, ``g_s`` and the entropy models on the whole image. Results made this way
-must be reported as such (``jpegnn bench`` names the curve ``<name>+refine<iterations>``): an
-RD curve of a model with refinement is not that model's amortized curve.
-
-The objective's rate is the likelihood of the *rounded* latents (the estimate the coder's rANS
-tables realise to within a few bytes), so the objective tracks the actual file.
+WebP's RD search). The price is encoding time: each step is one forward and backward pass of
+``h_a``, ``h_s``, ``g_s`` and the entropy models on the whole image. Results made this way must
+be reported as such (``jpegnn bench`` names the curve ``<name>+<method><iterations>``): an RD
+curve of a model with refinement is not that model's amortized curve.
 """
 
 from __future__ import annotations
@@ -47,7 +55,13 @@ __all__ = [
     "refine_latent",
     "analysis_output",
     "straight_through_rounding",
+    "stochastic_gumbel_rounding",
 ]
+
+#: Adam step size per method when none is given (chosen on Kodak, benchmarks/results/zoo_kodak_refine)
+DEFAULT_LR = {"sga": 5e-3, "ste": 3e-3}
+#: SGA temperature: from TAU_START, decaying exponentially to TAU_END at the last step
+TAU_START, TAU_END = 0.5, 0.1
 
 #: forward passes whose eval-mode quantization is the coder's (y and z rounded around the means/
 #: medians the coder uses); the autoregressive mbt2018 rounds y without its context means in
@@ -63,30 +77,40 @@ Criterion = Callable[[Mapping[str, object], Tensor], Mapping[str, Tensor]]
 
 @dataclass(frozen=True)
 class LatentRefinement:
-    """How to refine: ``iterations`` gradient steps (0: off) at Adam step size ``lr`` (decayed
-    to 0 on a cosine over the iterations). The defaults were chosen on two Kodak images at
-    qualities 1, 3 and 5 of the CPU zoo (``benchmarks/results/zoo_refine/README.md``)."""
+    """How to refine: ``iterations`` gradient steps (0: off) by ``method`` (``"sga"`` or
+    ``"ste"``, see the module docstring) at Adam step size ``lr`` (None: the method's
+    :data:`DEFAULT_LR`), the hard-rounded objective measured every ``check_every`` steps. The
+    defaults were chosen on three Kodak images at qualities 1, 3 and 5 of the CPU zoo
+    (``benchmarks/results/zoo_kodak_refine/README.md``)."""
 
     iterations: int = 100
-    lr: float = 3e-3
+    lr: float | None = None
+    method: str = "sga"
+    check_every: int = 10
 
     def __post_init__(self) -> None:
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 0:
             raise ConfigError(f"refine: iterations must be an integer >= 0, got {self.iterations!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+        if self.method not in DEFAULT_LR:
+            raise ConfigError(f"refine: method must be one of {', '.join(DEFAULT_LR)}, got {self.method!r}")
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.method])
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"refine: lr must be a finite number > 0, got {self.lr!r}")
+        if isinstance(self.check_every, bool) or not isinstance(self.check_every, int) or self.check_every < 1:
+            raise ConfigError(f"refine: check_every must be an integer >= 1, got {self.check_every!r}")
 
     @property
     def suffix(self) -> str:
-        """What results made with it are named after: ``+refine<iterations>``."""
-        return f"+refine{self.iterations}"
+        """What results made with it are named after: ``+<method><iterations>``, e.g. ``+sga100``."""
+        return f"+{self.method}{self.iterations}"
 
 
 @dataclass
 class RefinementStats:
     """One image's refinement: the objective (the model's training loss on this image, rounded
     latents: bits per pixel + weighted distortion) of ``g_a(x)`` and of the kept latent, the
-    iteration that gave it (0 = ``g_a(x)`` itself) and the wall time in seconds."""
+    step that gave it (0 = ``g_a(x)`` itself) and the wall time in seconds."""
 
     iterations: int
     best_iteration: int
@@ -128,6 +152,50 @@ def straight_through_rounding(model: nn.Module) -> Iterator[None]:
     finally:
         for m in patched:
             m.__dict__.pop("quantize", None)
+
+
+class _Temperature:
+    """The current SGA temperature and the Gumbel noise source, shared by the patched models."""
+
+    def __init__(self, generator: torch.Generator):
+        self.tau = TAU_START
+        self.generator = generator
+
+
+def _gumbel(shape: torch.Size, like: Tensor, generator: torch.Generator) -> Tensor:
+    u = torch.rand(shape, generator=generator, dtype=like.dtype).to(like.device)
+    return -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+
+
+def _sga_quantize(self: EntropyModel, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
+    if mode != "dequantize":
+        return type(self).quantize(self, inputs, mode, means)
+    state: _Temperature = self.__dict__["_sga_state"]
+    v = inputs if means is None else inputs - means
+    lower = torch.floor(v).detach()
+    eps = 1e-5  # atanh(±1) is infinite
+    logits = torch.stack(
+        [-torch.atanh((v - lower).clamp(-1 + eps, 1 - eps)), -torch.atanh((lower + 1 - v).clamp(-1 + eps, 1 - eps))], -1
+    ) / state.tau
+    weights = torch.softmax((logits + _gumbel(logits.shape, logits, state.generator)) / state.tau, -1)
+    out = lower + weights[..., 1]  # floor·w0 + (floor + 1)·w1
+    return out if means is None else out + means
+
+
+@contextlib.contextmanager
+def stochastic_gumbel_rounding(model: nn.Module, state: _Temperature) -> Iterator[None]:
+    """Within the block, every entropy model of ``model`` rounds (eval mode) by stochastic Gumbel
+    annealing at ``state.tau`` (soft, random, differentiable; Yang et al. 2020)."""
+    patched = [m for m in model.modules() if isinstance(m, EntropyModel)]
+    for m in patched:
+        m.quantize = types.MethodType(_sga_quantize, m)  # type: ignore[method-assign]
+        m.__dict__["_sga_state"] = state
+    try:
+        yield
+    finally:
+        for m in patched:
+            m.__dict__.pop("quantize", None)
+            m.__dict__.pop("_sga_state", None)
 
 
 class _GivenLatent(nn.Module):
@@ -185,28 +253,39 @@ def refine_latent(
             y0 = model.g_a(x_padded).float()
         y = y0.clone().requires_grad_(True)
         opt = torch.optim.Adam([y], lr=refinement.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(refinement.iterations, 1))
-        best_loss, best_y, best_it = math.inf, y0, 0
+        sched = None
+        if refinement.method == "ste":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(refinement.iterations, 1))
+        state = _Temperature(torch.Generator().manual_seed(0))
+        decay = math.log(TAU_START / TAU_END) / max(refinement.iterations - 1, 1)
 
-        def objective() -> Tensor:
-            with analysis_output(model, y):
+        def objective(latent: Tensor) -> Tensor:
+            with analysis_output(model, latent):
                 out = model(x_padded)
             return criterion({"x_hat": crop(out["x_hat"]).clamp(0, 1), "likelihoods": out["likelihoods"]}, x)["loss"]
 
-        with straight_through_rounding(model):
-            loss_before = float("nan")
-            for it in range(refinement.iterations + 1):
-                loss = objective()
-                value = float(loss.detach())
-                if it == 0:
-                    loss_before = value
-                if value < best_loss:  # the loss of the current y, before this iteration's step
-                    best_loss, best_y, best_it = value, y.detach().clone(), it
-                if it == refinement.iterations:
-                    break
-                (grad,) = torch.autograd.grad(loss, [y])  # no weight gets a gradient
-                y.grad = grad
-                opt.step()
+        def hard_objective(latent: Tensor) -> float:  # eval-mode forward: rounded as the coder rounds
+            with torch.no_grad():
+                return float(objective(latent))
+
+        loss_before = hard_objective(y0)
+        best_loss, best_y, best_it = loss_before, y0, 0
+
+        def relaxed():  # rounding with a gradient, as the method says
+            return straight_through_rounding(model) if refinement.method == "ste" else stochastic_gumbel_rounding(model, state)
+
+        for it in range(1, refinement.iterations + 1):
+            state.tau = TAU_START * math.exp(-decay * (it - 1))
+            with relaxed():
+                loss = objective(y)
+            (grad,) = torch.autograd.grad(loss, [y])  # no weight gets a gradient
+            y.grad = grad
+            opt.step()
+            if sched is not None:
                 sched.step()
+            if it % refinement.check_every == 0 or it == refinement.iterations:
+                value = hard_objective(y.detach())
+                if value < best_loss:
+                    best_loss, best_y, best_it = value, y.detach().clone(), it
     stats = RefinementStats(refinement.iterations, best_it, loss_before, best_loss, time.perf_counter() - t0)
     return best_y.detach(), stats

@@ -79,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default compressai, as eval_model, comparable with published results")
     p.add_argument("--refine", type=int, default=0, metavar="ITERATIONS",
                    help="--ckpt models: refine each image's latent in the encoder for this many gradient steps "
-                        "(jpegnn.coding.refine; same decoder and bitstream format; the curve is named "
-                        "'<name>+refine<ITERATIONS>'; default 0: off)")
-    p.add_argument("--refine-lr", type=float, default=LatentRefinement.lr, metavar="LR",
-                   help=f"Adam step size of --refine, decayed to 0 on a cosine (default {LatentRefinement.lr})")
+                        "(jpegnn.coding.refine; same decoder and bitstream format; default 0: off)")
+    p.add_argument("--refine-method", choices=("sga", "ste"), default="sga",
+                   help="how --refine relaxes rounding: sga (stochastic Gumbel annealing, default) or ste "
+                        "(straight-through); the curve is named '<name>+<method><ITERATIONS>'")
+    p.add_argument("--refine-lr", type=float, default=None, metavar="LR",
+                   help="Adam step size of --refine (default: 5e-3 for sga, 3e-3 for ste)")
     p.add_argument("--dataset", required=True, metavar="DIR", help="folder of images (searched recursively) or one image")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("--quality", "-q", nargs="+", default=None, metavar="Q",
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     files = list_dataset(args.dataset)  # missing / empty dataset -> DataError
     from jpegnn.coding.refine import LatentRefinement
 
-    refinement = LatentRefinement(args.refine, args.refine_lr)  # bad values -> ConfigError naming refine
+    refinement = LatentRefinement(args.refine, args.refine_lr, args.refine_method)  # bad values -> ConfigError naming refine
     if args.refine and not args.ckpt:
         raise ConfigError("bench: --refine refines learned codecs' latents; give --ckpt")
     codecs += load_checkpoint_codecs(args.ckpt, args.protocol, refinement)  # missing checkpoint -> CheckpointError

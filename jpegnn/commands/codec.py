@@ -23,13 +23,15 @@ def main_compress(argv: list[str]) -> int:
                    help="refine the image's latent in the encoder for this many gradient steps on the model's "
                         "own rate-distortion objective (jpegnn.coding.refine: slower encoding, usually fewer bits "
                         "and higher PSNR; the decoder and file format are unchanged; default 0: off)")
-    p.add_argument("--refine-lr", type=float, default=3e-3, metavar="LR",
-                   help="Adam step size of --refine, decayed to 0 on a cosine (default 3e-3)")
+    p.add_argument("--refine-method", choices=("sga", "ste"), default="sga",
+                   help="how --refine relaxes rounding: sga (stochastic Gumbel annealing, default) or ste (straight-through)")
+    p.add_argument("--refine-lr", type=float, default=None, metavar="LR",
+                   help="Adam step size of --refine (default: 5e-3 for sga, 3e-3 for ste)")
     args = p.parse_args(argv)
     from jpegnn.coding.codec import compress_image, load_codec_module
     from jpegnn.coding.refine import LatentRefinement
 
-    refinement = LatentRefinement(args.refine, args.refine_lr)  # bad values -> ConfigError naming refine
+    refinement = LatentRefinement(args.refine, args.refine_lr, args.refine_method)  # bad values -> ConfigError naming refine
     with torch.no_grad():  # scoped: a caller of main() (tests, Python) keeps its grad mode
         module = load_codec_module(args.ckpt, args.protocol)
         report = compress_image(args.image, args.out, module, ckpt_path=args.ckpt, refinement=refinement)

@@ -41,8 +41,8 @@ class LearnedCodec:
         self.name = hp.get("results_name") or f"{hp['architecture']}-q{hp['quality']}"
         n_params = sum(p.numel() for p in self.model.parameters())
         refined = (
-            f"; latents refined per image by the encoder ({self.refinement.iterations} Adam steps at lr "
-            f"{self.refinement.lr}, cosine; jpegnn.coding.refine): not the model's amortized curve"
+            f"; latents refined per image by the encoder ({self.refinement.iterations} Adam steps, "
+            f"{self.refinement.method}, lr {self.refinement.lr}; jpegnn.coding.refine): not the model's amortized curve"
             if self.refinement is not None else ""
         )
         self.description = (
@@ -121,7 +121,7 @@ def load_learned_codecs(
     A lone checkpoint keeps its own name (``results_name`` or ``<architecture>-q<quality>``);
     several checkpoints of one architecture (and no distinct ``results_name``) are merged into a
     :class:`LearnedCodecCurve` named after the architecture. With ``refinement`` (iterations > 0)
-    every name gets the suffix ``+refine<iterations>``: such a curve is not the models' own.
+    every name gets the suffix ``+<method><iterations>``: such a curve is not the models' own.
     """
     codecs = [load_learned_codec(p, device, protocol, refinement) for p in paths]
     if refinement is not None and refinement.iterations > 0:

@@ -41,15 +41,16 @@ def image():
     return (0.8 * smooth + 0.2 * torch.rand(3, 45, 70, generator=g)).clamp(0, 1)[None]
 
 
-def test_refinement_lowers_the_objective_and_the_decoder_reads_the_refined_latent(module, image):
+@pytest.mark.parametrize("method", ["sga", "ste"])
+def test_refinement_lowers_the_objective_and_the_decoder_reads_the_refined_latent(module, image, method):
     model = module.model
     before = {k: v.clone() for k, v in model.state_dict().items()}
     g_a = model.g_a
-    enc = encode(model, image, refinement=LatentRefinement(25, 0.3), criterion=module.criterion)
+    enc = encode(model, image, refinement=LatentRefinement(25, 0.3, method), criterion=module.criterion)
     stats = enc.refinement
     assert stats is not None and stats.iterations == 25
     assert stats.loss_after < stats.loss_before  # a random model has plenty to gain
-    assert 0 < stats.best_iteration <= 25
+    assert stats.best_iteration in (10, 20, 25)  # the hard objective is checked every 10 steps and at the end
     # the model is as it was: weights, no gradients, its own g_a, CompressAI's own rounding
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
@@ -71,6 +72,33 @@ def test_zero_iterations_is_the_plain_encoder(module, image):
     plain = encode(module.model, image)
     same = encode(module.model, image, refinement=LatentRefinement(0), criterion=module.criterion)
     assert same.strings == plain.strings and same.refinement is None and same.latent is None
+
+
+def test_the_same_image_gives_the_same_file(module, image):
+    """SGA draws its Gumbel noise from a generator seeded per call: encoding is reproducible."""
+    r = LatentRefinement(12, 0.3)
+    a = encode(module.model, image, refinement=r, criterion=module.criterion)
+    b = encode(module.model, image, refinement=r, criterion=module.criterion)
+    assert a.strings == b.strings and a.refinement.loss_after == b.refinement.loss_after
+
+
+def test_stochastic_gumbel_rounding_mixes_floor_and_ceiling(module):
+    from jpegnn.coding.refine import _Temperature, stochastic_gumbel_rounding
+
+    gc = module.model.gaussian_conditional
+    y = torch.linspace(-2.3, 2.3, 200, requires_grad=True)
+    means = torch.full((200,), 0.25)
+    state = _Temperature(torch.Generator().manual_seed(0))
+    with stochastic_gumbel_rounding(module.model, state):
+        soft = gc.quantize(y, "dequantize", means)
+        soft.sum().backward()
+        state.tau = 1e-3  # nearly hard: the nearer integer (around the mean) almost always
+        cold = gc.quantize(y.detach(), "dequantize", means)
+    v = y.detach() - means
+    assert torch.all(soft - means >= torch.floor(v) - 1e-6) and torch.all(soft - means <= torch.floor(v) + 1 + 1e-6)
+    assert y.grad.abs().sum() > 0
+    assert (cold - gc.quantize(y.detach(), "dequantize", means)).abs().lt(1e-3).float().mean() > 0.95
+    assert "quantize" not in gc.__dict__ and "_sga_state" not in gc.__dict__
 
 
 def test_refinement_runs_under_inference_mode(module, image):
@@ -99,10 +127,16 @@ def test_models_whose_forward_rounds_differently_are_refused():
     check_refinable(LICModule("bmshj2018-hyperprior", N=8, M=12).model)
 
 
-@pytest.mark.parametrize("iterations, lr", [(-1, 1e-3), (2.5, 1e-3), (True, 1e-3), (5, 0.0), (5, float("nan"))])
-def test_bad_settings_are_config_errors(iterations, lr):
+@pytest.mark.parametrize("iterations, lr, method", [(-1, 1e-3, "sga"), (2.5, 1e-3, "sga"), (True, 1e-3, "sga"),
+                                                    (5, 0.0, "sga"), (5, float("nan"), "ste"), (5, None, "adam")])
+def test_bad_settings_are_config_errors(iterations, lr, method):
     with pytest.raises(ConfigError, match="refine: "):
-        LatentRefinement(iterations, lr)
+        LatentRefinement(iterations, lr, method)
+
+
+def test_default_step_size_is_the_methods():
+    assert LatentRefinement(10).lr == 5e-3 and LatentRefinement(10, method="ste").lr == 3e-3
+    assert LatentRefinement(10, 1e-2).suffix == "+sga10" and LatentRefinement(7, method="ste").suffix == "+ste7"
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +175,8 @@ def test_bench_refine_names_the_curve_and_needs_a_checkpoint(ckpt, tmp_path, cap
     assert main(["bench", "--ckpt", str(ckpt), "--refine", "2", "--dataset", str(data), "--out", str(out),
                  "--no-progress", "-j", "1"]) == 0
     names = sorted(p.name for p in out.glob("*.json"))
-    assert names == ["mbt2018-mean-q3+refine2.json"], names
-    rows = (out / "mbt2018-mean-q3+refine2_per_image.csv").read_text()
+    assert names == ["mbt2018-mean-q3+sga2.json"], names
+    rows = (out / "mbt2018-mean-q3+sga2_per_image.csv").read_text()
     assert "refine_loss_after" in rows.splitlines()[0]
 
 
