@@ -33,6 +33,25 @@ def loader(n: int, size: tuple[int, int], batch_size: int, seed: int = 0) -> Dat
     return DataLoader(RandomImages(n, size, seed), batch_size=batch_size)
 
 
+def tiny_lic_checkpoint(
+    path: Path, steps: int = 1, seed: int = 0, architecture: str = "mbt2018-mean", **module_kwargs
+) -> Path:
+    """Train an N=8/M=12 LICModule (more LICModule arguments in ``module_kwargs``) for ``steps``
+    steps on 64x64 random images and save a ``jpegnn fit``-style checkpoint at ``path`` (a
+    stand-in for a trained codec)."""
+    import lightning as L
+
+    from jpegnn.tasks.lic import LICModule
+
+    torch.manual_seed(seed)
+    module = LICModule(architecture, N=8, M=12, **module_kwargs)
+    trainer = L.Trainer(accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=loader(2 * steps, (64, 64), batch_size=2))
+    trainer.save_checkpoint(path)
+    return Path(path)
+
+
 class SleepAfterStep(Callback):
     """Blocks at the start of the batch after global step ``step`` (its checkpoint is saved by then).
 

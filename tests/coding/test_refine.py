@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -17,7 +16,7 @@ from jpegnn.coding.lic import decode, encode, estimate_bits, prepare_entropy_mod
 from jpegnn.coding.refine import LatentRefinement, check_refinable, straight_through_rounding
 from jpegnn.errors import ConfigError
 from jpegnn.tasks.lic import LICModule
-from tests.helpers import loader
+from tests.helpers import tiny_lic_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +140,7 @@ def test_default_step_size_is_the_methods():
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    module = LICModule("mbt2018-mean", N=8, M=12)
-    trainer = L.Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(module, train_dataloaders=loader(4, (64, 64), batch_size=2))
-    path = tmp_path_factory.mktemp("ckpt") / "m.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+    return tiny_lic_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.ckpt", steps=2)
 
 
 def test_compress_refine_cli_round_trip(ckpt, tmp_path, capsys):

@@ -6,26 +6,16 @@ import csv
 import json
 import math
 
-import lightning as L
 import pytest
-import torch
 
 from jpegnn.commands.bench import main as bench_main
-from jpegnn.tasks.lic import LICModule
 from tests.data.imagegen import write_rgb_png
-from tests.helpers import loader
+from tests.helpers import tiny_lic_checkpoint
 
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    module = LICModule("mbt2018-mean", N=8, M=12)
-    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(module, train_dataloaders=loader(2, (64, 64), batch_size=2))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+    return tiny_lic_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", steps=1)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning / BD-overlap chatter on a 1-step model
@@ -54,13 +44,7 @@ def test_bench_with_checkpoint(tiny_ckpt, tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_checkpoints_of_one_architecture_form_one_curve(tiny_ckpt, tmp_path):
     # a second rate point: same architecture, larger lambda
-    torch.manual_seed(1)
-    module = LICModule("mbt2018-mean", N=8, M=12, lmbda=0.05)
-    trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(module, train_dataloaders=loader(2, (64, 64), batch_size=2))
-    second = tmp_path / "hi.ckpt"
-    trainer.save_checkpoint(second)
+    second = tiny_lic_checkpoint(tmp_path / "hi.ckpt", steps=1, seed=1, lmbda=0.05)
     ds = tmp_path / "ds"
     write_rgb_png(ds / "a.png", 45, 70, seed=1)
     out = tmp_path / "out"
