@@ -14,7 +14,7 @@ from jpegnn.coding import container, model_index
 from jpegnn.coding.container import Container, model_hash, pack, unpack
 from jpegnn.coding.lic import EncodedImage, decode, encode, padding_multiple, prepare_entropy_models
 from jpegnn.coding.protocol import DEFAULT_PROTOCOL, PROTOCOLS, EvalProtocol, get_protocol
-from jpegnn.coding.refine import LatentRefinement, RefinementStats, check_refinable
+from jpegnn.coding.refine import LatentRefinement, RefinementStats
 from jpegnn.errors import BitstreamError, CheckpointError, ConfigError, DataError
 from jpegnn.utils.atomic import write_bytes_atomic
 
@@ -106,8 +106,8 @@ def compress_image(
     refinement: LatentRefinement | None = None,
 ) -> CodingReport:
     """Encode ``image`` into the ``.jnn`` file ``out`` (written atomically), refining its latent
-    first when ``refinement`` has iterations (the model must support it: a ``ConfigError`` before
-    any work otherwise)."""
+    first when ``refinement`` has iterations (the model must support it: a ``ConfigError``
+    before any refinement step otherwise)."""
     from jpegnn.data.io import load_rgb
 
     out = Path(out)
@@ -117,8 +117,6 @@ def compress_image(
     if max(h, w) > container.MAX_SIDE:  # the .jnn header would be refused by decompress
         raise DataError(f"{image}: {w}x{h} pixels; a .jnn file holds at most {container.MAX_SIDE} pixels per side")
     protocol = getattr(module, "coding_protocol", get_protocol(DEFAULT_PROTOCOL))
-    if refinement is not None and refinement.iterations > 0:
-        check_refinable(module.model)
     t0 = time.perf_counter()
     enc = encode(module.model, x, protocol, refinement, module.criterion)
     seconds = time.perf_counter() - t0

@@ -131,27 +131,31 @@ def check_refinable(model: nn.Module) -> None:
         )
 
 
-def _ste_quantize(self: EntropyModel, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
-    # eval-mode rounding with a straight-through gradient; other modes as CompressAI's own
-    if mode != "dequantize":
-        return type(self).quantize(self, inputs, mode, means)
-    if means is None:
-        return quantize_ste(inputs)
-    return quantize_ste(inputs - means) + means
-
-
 @contextlib.contextmanager
-def straight_through_rounding(model: nn.Module) -> Iterator[None]:
-    """Within the block, every entropy model of ``model`` rounds (eval mode) with a
-    straight-through gradient instead of a zero one; the values are unchanged."""
+def _eval_rounding(model: nn.Module, rounding: Callable[[Tensor], Tensor]) -> Iterator[None]:
+    """Within the block, every entropy model of ``model`` rounds in eval mode (CompressAI's
+    ``quantize(inputs, "dequantize", means)``) as ``rounding(inputs - means) + means``; its other
+    modes stay CompressAI's own."""
+
+    def quantize(self: EntropyModel, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
+        if mode != "dequantize":
+            return type(self).quantize(self, inputs, mode, means)
+        return rounding(inputs) if means is None else rounding(inputs - means) + means
+
     patched = [m for m in model.modules() if isinstance(m, EntropyModel)]
     for m in patched:
-        m.quantize = types.MethodType(_ste_quantize, m)  # type: ignore[method-assign]
+        m.quantize = types.MethodType(quantize, m)  # type: ignore[method-assign]
     try:
         yield
     finally:
         for m in patched:
             m.__dict__.pop("quantize", None)
+
+
+def straight_through_rounding(model: nn.Module) -> contextlib.AbstractContextManager:
+    """Within the block, every entropy model of ``model`` rounds (eval mode) with a
+    straight-through gradient instead of a zero one; the values are unchanged."""
+    return _eval_rounding(model, quantize_ste)
 
 
 class _Temperature:
@@ -167,35 +171,21 @@ def _gumbel(shape: torch.Size, like: Tensor, generator: torch.Generator) -> Tens
     return -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
 
 
-def _sga_quantize(self: EntropyModel, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
-    if mode != "dequantize":
-        return type(self).quantize(self, inputs, mode, means)
-    state: _Temperature = self.__dict__["_sga_state"]
-    v = inputs if means is None else inputs - means
+def _sga_round(v: Tensor, state: _Temperature) -> Tensor:
+    """A soft, random mix of ``floor(v)`` and ``floor(v) + 1``, the nearer more likely, at ``state.tau``."""
     lower = torch.floor(v).detach()
     eps = 1e-5  # atanh(±1) is infinite
     logits = torch.stack(
         [-torch.atanh((v - lower).clamp(-1 + eps, 1 - eps)), -torch.atanh((lower + 1 - v).clamp(-1 + eps, 1 - eps))], -1
     ) / state.tau
     weights = torch.softmax((logits + _gumbel(logits.shape, logits, state.generator)) / state.tau, -1)
-    out = lower + weights[..., 1]  # floor·w0 + (floor + 1)·w1
-    return out if means is None else out + means
+    return lower + weights[..., 1]  # floor·w0 + (floor + 1)·w1
 
 
-@contextlib.contextmanager
-def stochastic_gumbel_rounding(model: nn.Module, state: _Temperature) -> Iterator[None]:
+def stochastic_gumbel_rounding(model: nn.Module, state: _Temperature) -> contextlib.AbstractContextManager:
     """Within the block, every entropy model of ``model`` rounds (eval mode) by stochastic Gumbel
     annealing at ``state.tau`` (soft, random, differentiable; Yang et al. 2020)."""
-    patched = [m for m in model.modules() if isinstance(m, EntropyModel)]
-    for m in patched:
-        m.quantize = types.MethodType(_sga_quantize, m)  # type: ignore[method-assign]
-        m.__dict__["_sga_state"] = state
-    try:
-        yield
-    finally:
-        for m in patched:
-            m.__dict__.pop("quantize", None)
-            m.__dict__.pop("_sga_state", None)
+    return _eval_rounding(model, lambda v: _sga_round(v, state))
 
 
 class _GivenLatent(nn.Module):

@@ -61,7 +61,6 @@ def _floats(values: Sequence[str], flag: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jpegnn.coding.refine import LatentRefinement
     from jpegnn.evaluation.classical import CODECS
 
     p = _Parser(

@@ -38,7 +38,10 @@ class LearnedCodec:
         if self.refinement is not None:
             check_refinable(self.model)
         hp = module.hparams
-        self.name = hp.get("results_name") or f"{hp['architecture']}-q{hp['quality']}"
+        suffix = self.refinement.suffix if self.refinement is not None else ""  # a refined curve is not the model's
+        self.name = (hp.get("results_name") or f"{hp['architecture']}-q{hp['quality']}") + suffix
+        #: the RD curve this checkpoint is a point of (checkpoints with the same one are merged)
+        self.curve = (hp.get("results_name") or hp["architecture"]) + suffix
         n_params = sum(p.numel() for p in self.model.parameters())
         refined = (
             f"; latents refined per image by the encoder ({self.refinement.iterations} Adam steps, "
@@ -124,14 +127,9 @@ def load_learned_codecs(
     every name gets the suffix ``+<method><iterations>``: such a curve is not the models' own.
     """
     codecs = [load_learned_codec(p, device, protocol, refinement) for p in paths]
-    if refinement is not None and refinement.iterations > 0:
-        for c in codecs:
-            c.name += refinement.suffix
     groups: dict[str, list[LearnedCodec]] = {}
     for c in codecs:
-        hp = c.module.hparams
-        key = (hp.get("results_name") or hp["architecture"]) + (refinement.suffix if c.refinement else "")
-        groups.setdefault(key, []).append(c)
+        groups.setdefault(c.curve, []).append(c)
     out: list = []
     for key, members in groups.items():
         out.append(members[0] if len(members) == 1 else LearnedCodecCurve(key, members))
