@@ -65,6 +65,7 @@ from jpegnn.losses.rate_distortion import RateDistortionLoss, bits_from_likeliho
 from jpegnn.metrics.bpp import BitsPerPixel
 from jpegnn.models.lic import build_lic_model, default_lambda
 from jpegnn.models.lic.buffers import CDF_BUFFERS, match_cdf_buffers
+from jpegnn.models.lic.quantization import set_latent_quantizer
 from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,12 @@ class LICModule(LightningModule):
             NAME`` fine-tunes another rate from a trained one with fresh optimizers. Not saved in the
             hyperparameters: a checkpoint holds its own weights and loads without that file (the
             run's ``config.yaml`` records it). ``--ckpt_path`` weights replace these.
+        latent_quantizer: how training quantizes the latent ``y``: ``"noise"`` (CompressAI's
+            additive uniform noise, for the rate and the decoder) or ``"ste"`` (mixed: noise for the
+            rate, the coder's ``round(y - μ) + μ`` with a straight-through gradient for ``g_s``;
+            Minnen & Singh 2020, CompressAI's ``quantizer="ste"``). Hyperprior models only
+            (``bmshj2018-hyperprior``, ``mbt2018-mean``); validation, test and the exported weights
+            are unaffected (:mod:`jpegnn.models.lic.quantization`).
     """
 
     def __init__(
@@ -149,6 +156,7 @@ class LICModule(LightningModule):
         N_entropy: Optional[int] = None,
         ms_ssim_normalize: Literal["relu", "simple"] = "relu",
         weights: Optional[str] = None,
+        latent_quantizer: Literal["noise", "ste"] = "noise",
     ) -> None:
         super().__init__()
         if lr_scheduler_interval not in ("epoch", "step"):
@@ -166,6 +174,7 @@ class LICModule(LightningModule):
         self.model = build_lic_model(architecture, quality, N, M, N_entropy)
         if weights is not None:
             self._load_initial_weights(weights)
+        set_latent_quantizer(self.model, latent_quantizer)
         self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
         self.criterion = RateDistortionLoss(self.lmbda, distortion, ms_ssim_normalize)
         self._ms_ssim_checked = False
