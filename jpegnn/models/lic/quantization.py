@@ -45,8 +45,8 @@ class StraightThroughGaussianConditional(GaussianConditional):
     """A ``GaussianConditional`` whose training forward returns the coder's latents for ``g_s``.
 
     Same parameters, buffers and state dict as CompressAI's class (the instance's class is swapped
-    by :func:`set_latent_quantizer`; importable by name, so instances pickle); compression, decompression and the eval-mode forward are
-    inherited unchanged. Training forward: likelihoods of ``y + U(-0.5, 0.5)`` (CompressAI's), and
+    by :func:`set_latent_quantizer`; importable by name, so instances pickle); compression,
+    decompression and the eval-mode forward are inherited unchanged. Training forward: likelihoods of ``y + U(-0.5, 0.5)`` (CompressAI's), and
     ``y_hat = round(y - μ) + μ`` forward with the identity as its gradient.
     """
 
@@ -80,10 +80,11 @@ def set_latent_quantizer(model: nn.Module, quantizer: str, arg_name: str = "late
     # the class under jpegnn's float32-under-autocast subclass (jpegnn.models.lic.precision)
     base = getattr(type(gc), "_float32_base", type(gc))
     float32 = isinstance(gc, Float32EntropyModel)
-    if quantizer == "noise":
-        target = GaussianConditional if base is StraightThroughGaussianConditional else base
-    elif getattr(type(model), "forward", None) in _MIXED_CAPABLE_FORWARDS and base in (GaussianConditional, StraightThroughGaussianConditional):
+    mixed_capable = getattr(type(model), "forward", None) in _MIXED_CAPABLE_FORWARDS
+    if quantizer == "ste" and mixed_capable and base in (GaussianConditional, StraightThroughGaussianConditional):
         target = StraightThroughGaussianConditional
+    elif quantizer == "noise":
+        target = GaussianConditional if base is StraightThroughGaussianConditional else base
     else:
         raise ConfigError(
             f"{arg_name}='ste' needs a hyperprior model whose decoder reads the Gaussian conditional's "
