@@ -9,7 +9,9 @@ changes by less than 1 % over the last fifth of its steps"), and writes a figure
     e.g. python benchmarks/zoo_curves.py runs/zoo/q1 runs/zoo/q3 --out benchmarks/results/zoo_curves
 
 A fine-tune started from another run's checkpoint (e.g. a widened model) is drawn from that step on
-and checked over its whole lineage with ``--continues q5-N128=q5@40500``.
+and checked over its whole lineage with ``--continues q5-N128=q5@40500``: its folder's steps (from 0)
+are moved on by 40,500, and the CSV holds them moved (so ``--history`` of that CSV with the same
+``--continues``, with or without the folder, gives the same curves).
 
 ``--history benchmarks/results/zoo_curves.csv`` reads the curves this script wrote before (the
 committed CSV), so a run's early segments still count when their event files are gone (a new
@@ -116,20 +118,24 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         if not run.is_dir():
             raise ConfigError(f"run folder not found: {run}")
-    curves = read_history(args.history) if args.history is not None else {}
-    for run in args.runs:
-        fresh = read_scalars(run)
-        old = curves.get(run.name, {t: {} for t in TAGS})
-        curves[run.name] = {t: {**old[t], **fresh[t]} for t in TAGS}
-    lineage = {name: c["val/loss"] for name, c in curves.items()}
+    continues: list[tuple[str, str, str, int]] = []  # (flag, run, source, step; -1 when not a number)
     for item in args.continues:
         name, _, rest = item.partition("=")
         source, _, step = rest.partition("@")
-        if name not in curves or source not in curves or source == name or not step.isdigit():
+        continues.append((item, name, source, int(step) if step.isdigit() else -1))
+    offsets = {name: max(step, 0) for _, name, _, step in continues}
+    curves = read_history(args.history) if args.history is not None else {}
+    for run in args.runs:
+        # a fine-tune's folder counts its steps from 0; the CSV holds its curves on its lineage's steps
+        fresh = shifted(read_scalars(run), offsets.get(run.name, 0))
+        old = curves.get(run.name, {t: {} for t in TAGS})
+        curves[run.name] = {t: {**old[t], **fresh[t]} for t in TAGS}
+    lineage = {name: c["val/loss"] for name, c in curves.items()}
+    for item, name, source, step in continues:
+        if name not in curves or source not in curves or source == name or step < 0:
             raise ConfigError(f"--continues {item!r}: expected RUN=SOURCE@STEP with RUN and SOURCE two of "
                               f"{', '.join(curves)}")
-        curves[name] = shifted(curves[name], int(step))
-        lineage[name] = {**{s: v for s, v in curves[source]["val/loss"].items() if s < int(step)},
+        lineage[name] = {**{s: v for s, v in curves[source]["val/loss"].items() if s < step},
                          **curves[name]["val/loss"]}
     marks: dict[str, int] = {}
     for item in args.mark:

@@ -109,6 +109,25 @@ def test_curves_of_a_fine_tune_continue_its_source_run(tmp_path, capsys):
         curves.main(runs + ["--continues", "q5-wide=q4@10"])
 
 
+def test_curves_of_a_fine_tune_redrawn_from_their_csv_are_not_shifted_twice(tmp_path, capsys):
+    curves = load_benchmark("zoo_curves")
+    for name, points in (("q5", {1000: 3.0, 2000: 2.0, 3000: 1.9}), ("q5-ste", {500: 1.80, 1000: 1.79})):
+        w = SummaryWriter(str(tmp_path / name / "runs" / "zoo" / "version_0"))
+        for s, v in points.items():
+            w.add_scalar("val/loss", v, s)
+        w.close()
+    flags = ["--continues", "q5-ste=q5@2500"]
+    assert curves.main([str(tmp_path / "q5"), str(tmp_path / "q5-ste"), *flags, "--out", str(tmp_path / "a")]) == 0
+    first = (tmp_path / "a.csv").read_text()
+    # the CSV again, with the fine-tune's folder (merged over it) and without it: the same lineage steps
+    for runs in ([str(tmp_path / "q5-ste")], []):
+        assert curves.main([*runs, "--history", str(tmp_path / "a.csv"), *flags, "--out", str(tmp_path / "b")]) == 0
+        assert (tmp_path / "b.csv").read_text() == first
+    assert "q5-ste,val/loss,3500,1.79" in first.splitlines()
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("q5-ste")]
+    assert len(lines) == 3 and all("10.50 % (still moving)" in x for x in lines)
+
+
 def test_curves_history_csv_keeps_the_segments_whose_event_files_are_gone(tmp_path, capsys):
     curves = load_benchmark("zoo_curves")
     w = SummaryWriter(str(tmp_path / "q1" / "runs" / "zoo" / "version_0"))  # the surviving, later segment
