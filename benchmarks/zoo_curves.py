@@ -165,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         fig, axes = plt.subplots(1, 4, figsize=(20, 4))
         panels = ((axes[0], "val/loss", "validation loss"), (axes[1], "val/psnr", "validation PSNR (dB)"),
                   (axes[2], "val/bpp_estimated", "validation bpp (estimated)"), (axes[3], "lr-Adam", "network lr"))
+        tab20 = matplotlib.colormaps["tab20"]
+        palette = [f"C{i}" for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]  # 20 distinct colours
         for i, (name, c) in enumerate(curves.items()):
-            color = f"C{i % 10}"  # one colour per run in every panel
+            color = palette[i % len(palette)]  # one colour per run in every panel
             for ax, tag, label in panels:
                 if c[tag]:
                     xs = sorted(c[tag])
