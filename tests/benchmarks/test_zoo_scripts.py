@@ -91,13 +91,18 @@ def test_curves_merge_resumed_runs_and_check_convergence(tmp_path, capsys):
     assert not math.isnan(change)
 
 
+def _write_val_loss(run, points):
+    """A zoo run folder (``runs/zoo/version_0`` event file) with ``val/loss`` at the given steps."""
+    w = SummaryWriter(str(run / "runs" / "zoo" / "version_0"))
+    for step, value in points.items():
+        w.add_scalar("val/loss", value, step)
+    w.close()
+
+
 def test_curves_of_a_fine_tune_continue_its_source_run(tmp_path, capsys):
     curves = load_benchmark("zoo_curves")
     for name, points in (("q5", {1000: 3.0, 2000: 2.0, 3000: 1.9}), ("q5-wide", {500: 1.80, 1000: 1.79})):
-        w = SummaryWriter(str(tmp_path / name / "runs" / "zoo" / "version_0"))
-        for s, v in points.items():
-            w.add_scalar("val/loss", v, s)
-        w.close()
+        _write_val_loss(tmp_path / name, points)
     runs = [str(tmp_path / "q5"), str(tmp_path / "q5-wide")]
     assert curves.main(runs + ["--continues", "q5-wide=q5@2500", "--out", str(tmp_path / "c")]) == 0
     rows = (tmp_path / "c.csv").read_text().splitlines()
@@ -112,10 +117,7 @@ def test_curves_of_a_fine_tune_continue_its_source_run(tmp_path, capsys):
 def test_curves_of_a_fine_tune_redrawn_from_their_csv_are_not_shifted_twice(tmp_path, capsys):
     curves = load_benchmark("zoo_curves")
     for name, points in (("q5", {1000: 3.0, 2000: 2.0, 3000: 1.9}), ("q5-ste", {500: 1.80, 1000: 1.79})):
-        w = SummaryWriter(str(tmp_path / name / "runs" / "zoo" / "version_0"))
-        for s, v in points.items():
-            w.add_scalar("val/loss", v, s)
-        w.close()
+        _write_val_loss(tmp_path / name, points)
     flags = ["--continues", "q5-ste=q5@2500"]
     assert curves.main([str(tmp_path / "q5"), str(tmp_path / "q5-ste"), *flags, "--out", str(tmp_path / "a")]) == 0
     first = (tmp_path / "a.csv").read_text()
