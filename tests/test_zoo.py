@@ -278,7 +278,7 @@ def test_zoo_list_and_verify(zoo_folder, capsys):
     assert main(["zoo", "verify"]) == 0
     assert "ok: 1 release files" in capsys.readouterr().out
     assert main(["zoo", "frobnicate"]) == 2
-    assert "jpegnn: error: zoo: argument {list,verify,release,widen}: invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert "jpegnn: error: zoo: argument {list,verify,release,widen,add-context}: invalid choice: 'frobnicate'" in capsys.readouterr().err
 
 
 def test_zoo_release_command_reads_kodak_results(zoo_copy, ckpt, tmp_path, capsys):
@@ -323,6 +323,31 @@ def test_zoo_widen_writes_a_wider_start_that_licmodule_loads(ckpt, tmp_path, cap
     assert "widen: M must be an integer at least the weights' M=12, got 8" in capsys.readouterr().err
     assert main(["zoo", "widen", str(plain), "--architecture", "mbt2018-mean", "--out", str(out)]) == 2
     assert "zoo widen: give --N and/or --M" in capsys.readouterr().err
+
+
+def test_zoo_add_context_writes_an_mbt2018_that_codes_the_same(ckpt, images, tmp_path, capsys):
+    from jpegnn.tasks.lic import LICModule
+
+    out = tmp_path / "ctx.pth.tar"
+    assert main(["zoo", "add-context", NAME, "--calibration", str(images), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mbt2018 N=8 M=12 from tiny-mean-q1" in printed and "from 2 images" in printed
+    assert "--model.init_args.architecture mbt2018" in printed
+    module = LICModule("mbt2018", quality=1, N=8, M=12, weights=str(out), latent_quantizer="ste")
+    net, mean = module.model.eval(), zoo.load(NAME)
+    net.update(force=True)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = mean.compress(x), net.compress(x)
+        assert abs(len(a["strings"][0][0]) - len(b["strings"][0][0])) <= 1
+        xa = mean.decompress(a["strings"], a["shape"])["x_hat"]
+        xb = net.decompress(b["strings"], b["shape"])["x_hat"]
+    assert torch.allclose(xa, xb, rtol=0, atol=1e-5)
+    # not a mean-scale model: a clear error naming it
+    ctx_ckpt = tmp_path / "hyper.ckpt"
+    torch.save({"hyper_parameters": {"architecture": "bmshj2018-hyperprior"}, "state_dict": {}}, ctx_ckpt)
+    assert main(["zoo", "add-context", str(ctx_ckpt), "--out", str(out)]) == 2
+    assert "is bmshj2018-hyperprior; it needs an mbt2018-mean model" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------- LICModule(weights=...)

@@ -1,4 +1,4 @@
-"""``jpegnn zoo list|verify|release``: the model zoo's index and release files (:mod:`jpegnn.zoo`).
+"""``jpegnn zoo list|verify|release|widen|add-context``: the model zoo's index and release files (:mod:`jpegnn.zoo`).
 
 Examples::
 
@@ -10,6 +10,9 @@ Examples::
 
     jpegnn zoo widen mbt2018-mean-cpu-q5 --N 128 --M 192 --out runs/q5-wide.pth.tar   # then fit from it:
     jpegnn fit ... --model.init_args.N 128 --model.init_args.M 192 --model.init_args.weights runs/q5-wide.pth.tar
+
+    jpegnn zoo add-context mbt2018-mean-cpu-q5 --out runs/q5-ctx.pth.tar   # mbt2018 that codes the same
+    jpegnn fit ... --model.init_args.architecture mbt2018 --model.init_args.weights runs/q5-ctx.pth.tar
 
 ``$JPEGNN_ZOO_DIR`` replaces the zoo folder (``checkpoints/zoo/``).
 """
@@ -34,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jpegnn zoo", description="The model zoo: released learned codecs by short name (jpegnn.zoo).")
-    sub = p.add_subparsers(dest="action", metavar="{list,verify,release,widen}")
+    sub = p.add_subparsers(dest="action", metavar="{list,verify,release,widen,add-context}")
     sub.required = True
     sub.add_parser("list", help="a table of the zoo's models")
     sub.add_parser("verify", help="re-hash every release file against index.json (exit 2 if any is bad)")
@@ -59,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--new-scale", type=float, default=0.1,
                    help="factor on the random init of the new latent and hyper-latent channels")
     w.add_argument("--seed", type=int, default=0, help="seed of that random init")
+    c = sub.add_parser("add-context", help="an mbt2018-mean model as an mbt2018 (serial context) that codes the same "
+                                           "(jpegnn.models.lic.add_context)")
+    c.add_argument("source", help="mbt2018-mean: zoo short name, CompressAI state-dict file or jpegnn fit checkpoint")
+    c.add_argument("--out", required=True, help="the mbt2018 state-dict file to write")
+    c.add_argument("--calibration", default=None, metavar="DIR",
+                   help="images whose hyperprior means set the offsets (default: the built-in sample photographs)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the context conv's and spare units' init")
     return p
 
 
@@ -155,6 +165,32 @@ def _widen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_context(args: argparse.Namespace) -> int:
+    from jpegnn import zoo
+    from jpegnn.data.datasets import BuiltinSamples, ImageFolder
+    from jpegnn.models.lic import build_lic_model
+    from jpegnn.models.lic.add_context import add_context, mean_offsets
+    from jpegnn.models.lic.export import export_state_dict
+    from jpegnn.models.lic.widen import latent_channels
+
+    arch = _source_architecture(args.source)
+    if arch not in (None, "mbt2018-mean"):
+        raise ConfigError(f"zoo add-context: {args.source} is {arch}; it needs an mbt2018-mean model")
+    state = zoo.read_weights(args.source, arg_name="source")
+    images = ImageFolder(args.calibration) if args.calibration else BuiltinSamples()
+    offsets = mean_offsets(state, (images[i]["image"] for i in range(len(images))))
+    out = add_context(state, offsets, seed=args.seed)
+    N, M = latent_channels(out)
+    model = build_lic_model("mbt2018", quality=1, N=N, M=M)
+    zoo.load_weights(model, out, arg_name="source", source=args.source)
+    digest = export_state_dict(model, args.out)
+    print(f"wrote {args.out}: mbt2018 N={N} M={M} from {args.source} (mean offsets {float(offsets.min()):.2f}.."
+          f"{float(offsets.max()):.2f} from {len(images)} images), sha256 {digest}")
+    print(f"fine-tune it with: jpegnn fit ... --model.init_args.architecture mbt2018 --model.init_args.N {N} "
+          f"--model.init_args.M {M} --model.init_args.weights {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.action == "list":
@@ -163,4 +199,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify()
     if args.action == "widen":
         return _widen(args)
+    if args.action == "add-context":
+        return _add_context(args)
     return _release(args)

@@ -14,7 +14,11 @@ from compressai.entropy_models import GaussianConditional
 from jpegnn.errors import ConfigError
 from jpegnn.models.lic import build_lic_model
 from jpegnn.models.lic.precision import Float32EntropyModel
-from jpegnn.models.lic.quantization import StraightThroughGaussianConditional, set_latent_quantizer
+from jpegnn.models.lic.quantization import (
+    MixedJointAutoregressive,
+    StraightThroughGaussianConditional,
+    set_latent_quantizer,
+)
 from jpegnn.tasks.lic import LICModule
 from tests.helpers import loader
 
@@ -87,7 +91,40 @@ def test_survives_copy_and_pickle():
         assert isinstance(clone.gaussian_conditional, Float32EntropyModel)
 
 
-@pytest.mark.parametrize("arch", ["mbt2018", "bmshj2018-factorized", "checkerboard"])
+def test_autoregressive_model_trains_mixed_and_evaluates_as_compressai():
+    from compressai.models import JointAutoregressiveHierarchicalPriors
+
+    model = _model("mbt2018").train()
+    assert type(model) is MixedJointAutoregressive
+    x = torch.rand(1, 3, 64, 64)
+    out = model(x)
+    # g_s got round(y - mean) + mean with the entropy_parameters' means: redo the forward by hand
+    y = model.g_a(x)
+    z_hat, _ = model.entropy_bottleneck(model.h_a(y))
+    params = model.h_s(z_hat)
+    torch.manual_seed(3)
+    ctx = model.context_prediction(model.gaussian_conditional.quantize(y, "noise"))
+    _, means = model.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
+    # the context reads noisy latents, so means differ by draw; with a zero context conv they do not
+    with torch.no_grad():
+        model.context_prediction.weight.zero_()
+        model.context_prediction.bias.zero_()
+    out = model(x)
+    _, means = model.entropy_parameters(torch.cat((params, torch.zeros_like(ctx)), dim=1)).chunk(2, 1)
+    torch.testing.assert_close(out["x_hat"], model.g_s(torch.round(y - means) + means))
+    out["x_hat"].square().mean().backward()
+    assert model.g_a[0].weight.grad.abs().sum() > 0
+    # eval: CompressAI's forward; "noise" gives CompressAI's class back, same state dict
+    model.eval()
+    reference = set_latent_quantizer(copy.deepcopy(model), "noise")
+    assert type(reference) is JointAutoregressiveHierarchicalPriors
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["x_hat"], reference(x)["x_hat"], rtol=0, atol=0)
+    assert model.state_dict().keys() == reference.state_dict().keys()
+    assert type(pickle.loads(pickle.dumps(model))) is MixedJointAutoregressive
+
+
+@pytest.mark.parametrize("arch", ["bmshj2018-factorized", "checkerboard"])
 def test_other_architectures_are_a_config_error(arch):
     with pytest.raises(ConfigError, match="latent_quantizer='ste'.*use 'noise'"):
         set_latent_quantizer(build_lic_model(arch, 1, 8, 12), "ste")

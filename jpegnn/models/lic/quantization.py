@@ -15,8 +15,12 @@ dicts stay CompressAI's: only the training-mode forward of the Gaussian conditio
 model trained this way is exported, coded and decoded as any other (and ``eval()`` is exactly
 CompressAI's). The hyper-latent ``z`` keeps CompressAI's noise (as the latent codecs do).
 
-Not for the autoregressive ``mbt2018`` (its context model reads its own quantized ``y`` before the
-Gaussian conditional runs) nor the factorized prior (no Gaussian conditional): a ConfigError.
+The serial context model ``mbt2018`` trains mixed as :class:`MixedJointAutoregressive`: its context
+(the masked conv) reads the noisy latents, as in CompressAI's forward (the decoder's context is
+``round(y - μ) + μ`` with the very ``μ`` the context predicts, which a parallel training pass cannot
+form), and ``g_s`` gets ``round(y - μ) + μ`` with the ``μ`` of ``entropy_parameters``. CompressAI's
+own forward gives ``g_s`` the noisy latents. The factorized prior (no Gaussian conditional) cannot
+train mixed: a ConfigError.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ from __future__ import annotations
 from typing import Optional
 
 from compressai.entropy_models import GaussianConditional
-from compressai.models import MeanScaleHyperprior, ScaleHyperprior
+import torch
+from compressai.models import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior, ScaleHyperprior
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
 
 from jpegnn.errors import ConfigError
 from jpegnn.models.lic.precision import Float32EntropyModel, float32_entropy_models
 
-__all__ = ["LATENT_QUANTIZERS", "StraightThroughGaussianConditional", "set_latent_quantizer"]
+__all__ = [
+    "LATENT_QUANTIZERS", "MixedJointAutoregressive", "StraightThroughGaussianConditional", "set_latent_quantizer",
+]
 
 #: training-mode latent quantizers: CompressAI's default, and mixed (noise for the rate, STE for g_s)
 LATENT_QUANTIZERS = ("noise", "ste")
@@ -66,6 +73,28 @@ class StraightThroughGaussianConditional(GaussianConditional):
         return y_hat, likelihood
 
 
+class MixedJointAutoregressive(JointAutoregressiveHierarchicalPriors):
+    """CompressAI's ``mbt2018`` whose training forward feeds ``g_s`` the Gaussian conditional's output.
+
+    With :class:`StraightThroughGaussianConditional` that output is ``round(y - μ) + μ`` with a
+    straight-through gradient (mixed quantization); the context model and the likelihoods read the
+    noisy latents, as in CompressAI's forward. Same parameters and state dict as CompressAI's class
+    (the instance's class is swapped by :func:`set_latent_quantizer`); compression, decompression
+    and the eval-mode forward are CompressAI's.
+    """
+
+    def forward(self, x: Tensor) -> dict:
+        if not self.training:
+            return super().forward(x)
+        y = self.g_a(x)
+        z_hat, z_likelihoods = self.entropy_bottleneck(self.h_a(y))
+        params = self.h_s(z_hat)
+        ctx_params = self.context_prediction(self.gaussian_conditional.quantize(y, "noise"))
+        scales_hat, means_hat = self.entropy_parameters(torch.cat((params, ctx_params), dim=1)).chunk(2, 1)
+        y_hat, y_likelihoods = self.gaussian_conditional(y, scales_hat, means=means_hat)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+
 def set_latent_quantizer(model: nn.Module, quantizer: str, arg_name: str = "latent_quantizer") -> nn.Module:
     """Make ``model`` train with ``quantizer`` (``"noise"`` or ``"ste"``, see the module docstring).
 
@@ -80,7 +109,8 @@ def set_latent_quantizer(model: nn.Module, quantizer: str, arg_name: str = "late
     # the class under jpegnn's float32-under-autocast subclass (jpegnn.models.lic.precision)
     base = getattr(type(gc), "_float32_base", type(gc))
     float32 = isinstance(gc, Float32EntropyModel)
-    mixed_capable = getattr(type(model), "forward", None) in _MIXED_CAPABLE_FORWARDS
+    autoregressive = type(model) in (JointAutoregressiveHierarchicalPriors, MixedJointAutoregressive)
+    mixed_capable = autoregressive or getattr(type(model), "forward", None) in _MIXED_CAPABLE_FORWARDS
     if quantizer == "ste" and mixed_capable and base in (GaussianConditional, StraightThroughGaussianConditional):
         target = StraightThroughGaussianConditional
     elif quantizer == "noise":
@@ -88,8 +118,10 @@ def set_latent_quantizer(model: nn.Module, quantizer: str, arg_name: str = "late
     else:
         raise ConfigError(
             f"{arg_name}='ste' needs a hyperprior model whose decoder reads the Gaussian conditional's "
-            f"output (bmshj2018-hyperprior, mbt2018-mean); {type(model).__name__} is not one: use 'noise'"
+            f"output (bmshj2018-hyperprior, mbt2018-mean, mbt2018); {type(model).__name__} is not one: use 'noise'"
         )
+    if autoregressive:
+        model.__class__ = MixedJointAutoregressive if quantizer == "ste" else JointAutoregressiveHierarchicalPriors
     if target is not base:
         gc.__class__ = target
         if float32:
