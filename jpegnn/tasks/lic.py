@@ -129,7 +129,7 @@ class LICModule(LightningModule):
             additive uniform noise, for the rate and the decoder) or ``"ste"`` (mixed: noise for the
             rate, the coder's ``round(y - μ) + μ`` with a straight-through gradient for ``g_s``;
             Minnen & Singh 2020, CompressAI's ``quantizer="ste"``). Hyperprior models only
-            (``bmshj2018-hyperprior``, ``mbt2018-mean``); validation, test and the exported weights
+            (``bmshj2018-hyperprior``, ``mbt2018-mean``, ``mbt2018``); validation, test and the exported weights
             are unaffected (:mod:`jpegnn.models.lic.quantization`).
     """
 
