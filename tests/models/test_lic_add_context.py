@@ -82,3 +82,23 @@ def test_bad_input_is_a_config_error():
         add_context(state, torch.ones(11))
     with pytest.raises(ConfigError, match="no calibration images"):
         mean_offsets(state, [])
+
+
+def test_release_file_stores_the_context_mask_as_one_kernel(tmp_path):
+    import io
+
+    from compressai.models import JointAutoregressiveHierarchicalPriors
+
+    from jpegnn.models.lic.export import state_dict_bytes
+
+    net = build_lic_model("mbt2018", quality=1, N=8, M=12)
+    full = io.BytesIO()
+    torch.save({k: v.contiguous() for k, v in net.state_dict().items()}, full)
+    data = state_dict_bytes(net)
+    mask_bytes = net.context_prediction.mask.numel() * 4
+    assert len(full.getvalue()) - len(data) > 0.9 * mask_bytes
+    state = torch.load(io.BytesIO(data), weights_only=True)
+    assert torch.equal(state["context_prediction.mask"], net.context_prediction.mask)
+    # CompressAI's own loader (eval_model's from_state_dict) takes it
+    rebuilt = JointAutoregressiveHierarchicalPriors.from_state_dict(state)
+    assert torch.equal(rebuilt.context_prediction.mask, net.context_prediction.mask)

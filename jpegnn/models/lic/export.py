@@ -40,9 +40,25 @@ def compressai_architecture(architecture: str, n_entropy_differs: bool = False) 
     return COMPRESSAI_ARCHITECTURES.get(architecture)
 
 
+def _compact(key: str, value: torch.Tensor) -> torch.Tensor:
+    """``value``, or a broadcast view of its first kernel when it is a mask repeated over channels.
+
+    A masked convolution's ``mask`` buffer (``mbt2018``'s context model: 2M x M x 5 x 5, 1.8 MB at
+    M=96) is one 5x5 pattern for every channel pair. Saved as that pattern expanded (stride 0), the
+    file holds 25 numbers; ``torch.load`` gives back the same values in the same shape, and
+    ``load_state_dict`` copies them into the model's buffer.
+    """
+    if key.endswith("mask") and value.dim() == 4 and value.numel() > 0:
+        first = value[:1, :1].clone()
+        if torch.equal(first.expand_as(value), value):
+            return first.expand_as(value)
+    return value.contiguous()
+
+
 def state_dict_bytes(model: torch.nn.Module) -> bytes:
-    """``torch.save`` of the model's state dict (tensors on the CPU, entropy tables as built)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    """``torch.save`` of the model's state dict (tensors on the CPU, entropy tables as built; a
+    channel-repeated convolution mask as one kernel broadcast, :func:`_compact`)."""
+    state = {k: _compact(k, v.detach().cpu()) for k, v in model.state_dict().items()}
     buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
