@@ -131,6 +131,12 @@ class LICModule(LightningModule):
             Minnen & Singh 2020, CompressAI's ``quantizer="ste"``). Hyperprior models only
             (``bmshj2018-hyperprior``, ``mbt2018-mean``, ``mbt2018``); validation, test and the exported weights
             are unaffected (:mod:`jpegnn.models.lic.quantization`).
+        lr_scale: learning-rate factors for parts of the network, by parameter-name prefix, e.g.
+            ``{context_prediction: 10, entropy_parameters: 10}``: when new layers are fine-tuned on
+            a trained model (``jpegnn zoo add-context``), they start from zero weight and learn
+            slowly at the trained layers' small lr. Each prefix gets its own param group of the
+            network optimizer at ``lr * factor``; schedulers scale every group alike
+            (``LearningRateDrop`` caps them all). A prefix that names no parameter is a ConfigError.
     """
 
     def __init__(
@@ -157,6 +163,7 @@ class LICModule(LightningModule):
         ms_ssim_normalize: Literal["relu", "simple"] = "relu",
         weights: Optional[str] = None,
         latent_quantizer: Literal["noise", "ste"] = "noise",
+        lr_scale: Optional[dict[str, float]] = None,
     ) -> None:
         super().__init__()
         if lr_scheduler_interval not in ("epoch", "step"):
@@ -175,6 +182,7 @@ class LICModule(LightningModule):
         if weights is not None:
             self._load_initial_weights(weights)
         set_latent_quantizer(self.model, latent_quantizer)
+        self._check_lr_scale(lr_scale)
         self.lmbda = float(lmbda) if lmbda is not None else default_lambda(quality, distortion)
         self.criterion = RateDistortionLoss(self.lmbda, distortion, ms_ssim_normalize)
         self._ms_ssim_checked = False
@@ -228,17 +236,48 @@ class LICModule(LightningModule):
         """Trainable parameters outside ``self.model`` that the network optimizer also updates."""
         return []
 
+    def _check_lr_scale(self, lr_scale: Optional[dict[str, float]]) -> None:
+        if not lr_scale:
+            return
+        names = [n for n, _ in self.model.named_parameters() if not _is_quantile(n)]
+        for prefix, factor in lr_scale.items():
+            if not any(n == prefix or n.startswith(f"{prefix}.") for n in names):
+                raise ConfigError(
+                    f"lr_scale: {prefix!r} names no parameter of {type(self.model).__name__} "
+                    f"(top-level modules: {', '.join(sorted({n.split('.')[0] for n in names}))})"
+                )
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+                raise ConfigError(f"lr_scale: the factor of {prefix!r} must be a number > 0, got {factor!r}")
+
+    def _network_param_groups(self, extra: list[torch.nn.Parameter]) -> list[dict[str, Any]]:
+        """The network optimizer's param groups: one per ``lr_scale`` prefix, the rest in one."""
+        scales = self.hparams.get("lr_scale") or {}
+        groups: dict[str, list[torch.nn.Parameter]] = {prefix: [] for prefix in scales}
+        rest: list[torch.nn.Parameter] = []
+        for name, p in self.model.named_parameters():
+            if _is_quantile(name):
+                continue
+            prefix = next((k for k in scales if name == k or name.startswith(f"{k}.")), None)
+            (groups[prefix] if prefix is not None else rest).append(p)
+        out = [{"params": rest + extra}]
+        out += [{"params": ps, "lr_scale": float(scales[k]), "name": k} for k, ps in groups.items()]
+        return out
+
     def configure_optimizers(self) -> Any:
         extra = self._extra_network_parameters()
-        net_params = [p for n, p in self.model.named_parameters() if not _is_quantile(n)] + extra
+        groups = self._network_param_groups(extra)
+        net_params = [p for g in groups for p in g["params"]]
         aux_params = [p for n, p in self.model.named_parameters() if _is_quantile(n)]
         n_total = len(list(self.model.parameters())) + len(extra)
         assert len(net_params) + len(aux_params) == n_total, "net/aux parameter split must cover the model"
+        net_arg = groups if len(groups) > 1 else net_params
         opt = (
-            self.optimizer_factory(net_params)
+            self.optimizer_factory(net_arg)
             if self.optimizer_factory is not None
-            else torch.optim.Adam(net_params, lr=1e-4)
+            else torch.optim.Adam(net_arg, lr=1e-4)
         )
+        for group in opt.param_groups:
+            group["lr"] = group["lr"] * group.get("lr_scale", 1.0)
         aux = (
             self.aux_optimizer_factory(aux_params)
             if self.aux_optimizer_factory is not None

@@ -89,6 +89,39 @@ def test_optimizers_split_quantiles_from_network():
     assert aux.param_groups[0]["lr"] == 1e-3 and net.param_groups[0]["lr"] == 1e-4
 
 
+def test_lr_scale_gives_named_layers_their_own_lr_and_survives_resume(tmp_path):
+    from functools import partial
+
+    module = LICModule("mbt2018", N=8, M=12, optimizer=partial(torch.optim.Adam, lr=1e-4),
+                       lr_scale={"context_prediction": 10, "entropy_parameters": 5})
+    net, _ = module.configure_optimizers()
+    by_name = {g.get("name"): g for g in net.param_groups}
+    assert by_name[None]["lr"] == pytest.approx(1e-4)
+    assert by_name["context_prediction"]["lr"] == pytest.approx(1e-3)
+    assert by_name["entropy_parameters"]["lr"] == pytest.approx(5e-4)
+    ctx_ids = {id(p) for p in module.model.context_prediction.parameters()}
+    assert {id(p) for p in by_name["context_prediction"]["params"]} == ctx_ids
+    # every network parameter in exactly one group
+    ids = [id(p) for g in net.param_groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == sum(1 for n, _ in module.model.named_parameters() if not n.endswith("quantiles"))
+    # a checkpoint resumes with the same groups and lrs
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="last")
+    _trainer(tmp_path, limit_val_batches=0, enable_checkpointing=True, callbacks=[ckpt]).fit(module, TinyData())
+    again = LICModule("mbt2018", N=8, M=12, optimizer=partial(torch.optim.Adam, lr=1e-4),
+                      lr_scale={"context_prediction": 10, "entropy_parameters": 5})
+    trainer = _trainer(tmp_path, max_steps=3, limit_val_batches=0)
+    trainer.fit(again, TinyData(), ckpt_path=tmp_path / "last.ckpt")
+    lrs = sorted(g["lr"] for g in trainer.optimizers[0].param_groups)
+    assert lrs == pytest.approx([1e-4, 5e-4, 1e-3])
+
+
+def test_lr_scale_that_names_no_parameter_is_a_config_error():
+    with pytest.raises(ConfigError, match="lr_scale: 'context' names no parameter of MeanScaleHyperprior"):
+        LICModule("mbt2018-mean", N=8, M=12, lr_scale={"context": 10})
+    with pytest.raises(ConfigError, match="the factor of 'g_s' must be a number > 0"):
+        LICModule("mbt2018-mean", N=8, M=12, lr_scale={"g_s": 0})
+
+
 def test_saved_checkpoint_encodes_without_update(tmp_path):
     module = LICModule("bmshj2018-hyperprior", N=8, M=12)
     trainer = _trainer(tmp_path)
