@@ -70,6 +70,11 @@ from jpegnn.utils.distributed import gather_rows, run_dir
 
 log = logging.getLogger(__name__)
 
+def _under(name: str, prefix: str) -> bool:
+    """Whether parameter ``name`` is ``prefix`` or lies in the module ``prefix`` (``lr_scale`` keys)."""
+    return name == prefix or name.startswith(f"{prefix}.")
+
+
 def _is_quantile(name: str) -> bool:
     return name.endswith(".quantiles") or name == "quantiles"
 
@@ -241,7 +246,7 @@ class LICModule(LightningModule):
             return
         names = [n for n, _ in self.model.named_parameters() if not _is_quantile(n)]
         for prefix, factor in lr_scale.items():
-            if not any(n == prefix or n.startswith(f"{prefix}.") for n in names):
+            if not any(_under(n, prefix) for n in names):
                 raise ConfigError(
                     f"lr_scale: {prefix!r} names no parameter of {type(self.model).__name__} "
                     f"(top-level modules: {', '.join(sorted({n.split('.')[0] for n in names}))})"
@@ -257,7 +262,7 @@ class LICModule(LightningModule):
         for name, p in self.model.named_parameters():
             if _is_quantile(name):
                 continue
-            prefix = next((k for k in scales if name == k or name.startswith(f"{k}.")), None)
+            prefix = next((k for k in scales if _under(name, k)), None)
             (groups[prefix] if prefix is not None else rest).append(p)
         out = [{"params": rest + extra}]
         out += [{"params": ps, "lr_scale": float(scales[k]), "name": k} for k, ps in groups.items()]

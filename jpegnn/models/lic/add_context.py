@@ -47,7 +47,8 @@ __all__ = ["add_context", "mean_offsets"]
 _EP = "entropy_parameters"
 
 
-def _mean_model(state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+def _mean_model(state: Mapping[str, torch.Tensor], load: bool = True) -> torch.nn.Module:
+    """The ``mbt2018-mean`` that ``state`` fits (a ConfigError if none), with ``state`` loaded when ``load``."""
     from jpegnn.models.lic.registry import build_lic_model
     from jpegnn.models.lic.widen import latent_channels
 
@@ -56,8 +57,9 @@ def _mean_model(state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
     problem = first_mismatch(model, state)
     if problem is not None:
         raise ConfigError(f"add-context: the weights are not an mbt2018-mean state dict at N={N}, M={M} ({problem})")
-    match_cdf_buffers(model, state)
-    model.load_state_dict(state)
+    if load:
+        match_cdf_buffers(model, state)
+        model.load_state_dict(state)
     return model.eval()
 
 
@@ -107,7 +109,7 @@ def add_context(state: Mapping[str, torch.Tensor], offsets: torch.Tensor, seed: 
     from jpegnn.models.lic.registry import build_lic_model
     from jpegnn.models.lic.widen import latent_channels
 
-    _mean_model(state)  # checks the layout
+    _mean_model(state, load=False)  # checks the layout only
     N, M = latent_channels(state)
     offsets = torch.as_tensor(offsets, dtype=torch.float32).flatten()
     if offsets.numel() != M or not bool((offsets >= 0).all()) or not bool(torch.isfinite(offsets).all()):

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from compressai.entropy_models import GaussianConditional
 import torch
+from compressai.entropy_models import GaussianConditional
 from compressai.models import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior, ScaleHyperprior
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
