@@ -350,6 +350,30 @@ def test_zoo_add_context_writes_an_mbt2018_that_codes_the_same(ckpt, images, tmp
     assert "is bmshj2018-hyperprior; it needs an mbt2018-mean model" in capsys.readouterr().err
 
 
+def test_zoo_add_context_can_fit_the_context_to_the_latents(ckpt, images, tmp_path, capsys):
+    from jpegnn.tasks.lic import LICModule
+
+    out = tmp_path / "ctx-fit.pth.tar"
+    args = ["zoo", "add-context", NAME, "--calibration", str(images), "--out", str(out), "--fit-context", str(images),
+            "--fit-steps", "3", "--fit-crop", "64", "--fit-crops-per-image", "3", "--fit-batch", "2"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "fit-context: 6 crops of 64 px from 2 images cached" in printed
+    assert "context fitted to 5 crops for 3 steps" in printed and "(estimated, " in printed
+    fitted = LICModule("mbt2018", quality=1, N=8, M=12, weights=str(out)).model.state_dict()
+    plain = tmp_path / "ctx.pth.tar"
+    assert main(["zoo", "add-context", NAME, "--calibration", str(images), "--out", str(plain)]) == 0
+    start = LICModule("mbt2018", quality=1, N=8, M=12, weights=str(plain)).model.state_dict()
+    moved = {k.split(".")[0] for k in start if start[k].is_floating_point() and not torch.equal(start[k], fitted[k])}
+    assert moved <= {"context_prediction", "entropy_parameters"}
+    # a folder without images: a clear error naming it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["zoo", "add-context", NAME, "--out", str(out), "--fit-context", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "ImageFolder: no files with extensions" in err and str(empty) in err
+
+
 # ---------------------------------------------------------------------- LICModule(weights=...)
 def test_licmodule_weights_from_a_name_a_file_or_a_checkpoint(ckpt, zoo_folder):
     from jpegnn.tasks.lic import LICModule

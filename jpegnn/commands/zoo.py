@@ -12,6 +12,8 @@ Examples::
     jpegnn fit ... --model.init_args.N 128 --model.init_args.M 192 --model.init_args.weights runs/q5-wide.pth.tar
 
     jpegnn zoo add-context mbt2018-mean-cpu-q5 --out runs/q5-ctx.pth.tar   # mbt2018 that codes the same
+    jpegnn zoo add-context mbt2018-mean-cpu-q5 --out runs/q5-ctx.pth.tar \\
+        --fit-context ../shared/datasets/photos --fit-dataset photos   # + its context fitted to the latents
     jpegnn fit ... --model.init_args.architecture mbt2018 --model.init_args.weights runs/q5-ctx.pth.tar
 
 ``$JPEGNN_ZOO_DIR`` replaces the zoo folder (``checkpoints/zoo/``).
@@ -69,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", default=None, metavar="DIR",
                    help="images whose hyperprior means set the offsets (default: the built-in sample photographs)")
     c.add_argument("--seed", type=int, default=0, help="seed of the context conv's and spare units' init")
+    f = c.add_argument_group(
+        "fit the context to the latents (jpegnn.models.lic.context_fit)",
+        "then train the context layers alone on the frozen codec's latents of random crops, rate only, "
+        "before fine-tuning end to end (the crops' latents are cached: 3M*(crop/16)^2*4 bytes each)")
+    f.add_argument("--fit-context", default=None, metavar="DIR", help="training images (default: no fit)")
+    f.add_argument("--fit-dataset", choices=("folder", "photos"), default="folder",
+                   help="folder: every image under DIR; photos: DIR is shared/datasets/photos, its train split")
+    f.add_argument("--fit-steps", type=int, default=4000, help="Adam steps (default 4000)")
+    f.add_argument("--fit-lr", type=float, default=1e-3, help="Adam step size (default 1e-3)")
+    f.add_argument("--fit-batch", type=int, default=8, help="crops per step (default 8)")
+    f.add_argument("--fit-crop", type=int, default=256, help="crop size in pixels, a multiple of 64 (default 256)")
+    f.add_argument("--fit-crops-per-image", type=int, default=2, help="random crops per image (default 2)")
     return p
 
 
@@ -183,12 +197,35 @@ def _add_context(args: argparse.Namespace) -> int:
     N, M = latent_channels(out)
     model = build_lic_model("mbt2018", quality=1, N=N, M=M)
     zoo.load_weights(model, out, arg_name="source", source=args.source)
+    fitted = _fit_context(model, args) if args.fit_context else ""
     digest = export_state_dict(model, args.out)
     print(f"wrote {args.out}: mbt2018 N={N} M={M} from {args.source} (mean offsets {float(offsets.min()):.2f}.."
-          f"{float(offsets.max()):.2f} from {len(images)} images), sha256 {digest}")
+          f"{float(offsets.max()):.2f} from {len(images)} images{fitted}), sha256 {digest}")
     print(f"fine-tune it with: jpegnn fit ... --model.init_args.architecture mbt2018 --model.init_args.N {N} "
           f"--model.init_args.M {M} --model.init_args.weights {args.out}")
     return 0
+
+
+def _fit_context(model, args: argparse.Namespace) -> str:
+    """Fit ``model``'s context layers to its latents on ``--fit-context``; a phrase for the summary line."""
+    import torch
+
+    from jpegnn.data.datasets import ImageFolder, Photos
+    from jpegnn.models.lic.context_fit import cache_latents, fit_context, random_crops
+
+    data = Photos(args.fit_context, split="train") if args.fit_dataset == "photos" else ImageFolder(args.fit_context)
+    if len(data) == 0:
+        raise ConfigError(f"zoo add-context: --fit-context {args.fit_context}: no images")
+    with torch.random.fork_rng(devices=[]):
+        crops = random_crops((data[i]["image"] for i in range(len(data))), args.fit_crop,
+                             args.fit_crops_per_image, seed=args.seed)
+        latents = cache_latents(model, crops)
+        print(f"fit-context: {len(latents)} crops of {args.fit_crop} px from {len(data)} images cached", flush=True)
+        report = fit_context(model, latents, steps=args.fit_steps, lr=args.fit_lr, batch_size=args.fit_batch,
+                             seed=args.seed, log=lambda line: print(line, flush=True))
+    return (f"; context fitted to {report.train_crops} crops for {report.steps} steps in {report.seconds:.0f} s: "
+            f"held-out rate of y {report.bpp_before:.4f} -> {report.bpp_after:.4f} bpp (estimated, "
+            f"{report.change:+.2%})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
