@@ -37,14 +37,17 @@ def test_dry_run_reports_repeatability_of_wall_time(bench, tiny_kodak, tmp_path,
 def test_energy_path_on_a_fake_gpu(bench, tiny_kodak, tmp_path, monkeypatch, counter):
     """The GPU branch end to end, NVML faked on the real clock: the counter runs at 100 W and
     power reads give 40 W, so J/frame must be 60 W (counter) or 0 W (sampling: 40 W read both
-    while idle and while working) times the measured seconds per frame."""
+    while idle and while working) times the measured seconds per frame. The fake counter and the
+    benchmark's timer read the real clock at slightly different instants, so a busy machine (CI
+    beside training runs) skews the two by a scheduler slice: the workload lasts 0.3 s and the
+    tolerance (8 % gross, 15 % net) still tells 60 W from 40 W or 100 W."""
     from tests.profiling.fakes import FakeNvml, RealClock, fake_device
 
     gpu = fake_device(FakeNvml(RealClock(), counter_w=100.0, power_w=40.0, counter=counter))
     monkeypatch.setattr(bench, "open_energy_device", lambda device: (gpu, None))
     out = tmp_path / "energy.json"
     args = ["--dataset", str(tiny_kodak), "--device", "cpu", "--N", "8", "--M", "12", "--limit", "1", "--runs", "2",
-            "--min-seconds", "0.05", "--idle-seconds", "0.05", "--json", str(out)]
+            "--min-seconds", "0.3", "--idle-seconds", "0.05", "--json", str(out)]
     assert bench.main(args) == 0
     doc = json.loads(out.read_text())
     assert doc["nvml_mode"] == ("counter" if counter else "sampling") and doc["energy_unavailable"] is None
@@ -54,10 +57,10 @@ def test_energy_path_on_a_fake_gpu(bench, tiny_kodak, tmp_path, monkeypatch, cou
             (image,) = run.values()
             seconds = image["ms"] / 1e3
             if counter:
-                assert image["gross_j"] == pytest.approx(100.0 * seconds, rel=0.02)
-                assert image["net_j"] == pytest.approx(60.0 * seconds, rel=0.03)
+                assert image["gross_j"] == pytest.approx(100.0 * seconds, rel=0.08)
+                assert image["net_j"] == pytest.approx(60.0 * seconds, rel=0.15)
             else:
-                assert image["gross_j"] == pytest.approx(40.0 * seconds, rel=0.02)
+                assert image["gross_j"] == pytest.approx(40.0 * seconds, rel=0.08)
                 assert image["net_j"] == pytest.approx(0.0, abs=1e-6)
         stats = doc[workload]["j_per_frame"]
         assert stats["n"] == 2 and stats["mean"] == pytest.approx(sum(doc[workload]["j_per_frame_runs"]) / 2)
