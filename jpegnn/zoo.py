@@ -19,7 +19,8 @@ otherwise), resolved by :func:`checkpoint_source` only. In Python, in the spirit
 
 Every :func:`path` (so every load) checks the file's SHA-256 against the index (cached per path,
 modification time and size): a file that does not match is a :class:`~jpegnn.errors.CheckpointError`
-naming it and both hashes. :func:`release` adds a trained checkpoint to the zoo.
+naming it and both hashes. :func:`release` adds a trained checkpoint to the zoo, :func:`remove` retires a rate or a family
+(to make room under :data:`MAX_TOTAL_BYTES` for its successor).
 
 ``index.json`` is ``{"format": 1, "models": [entry, ...]}``; each entry holds the fields of
 :class:`ZooEntry`.
@@ -59,6 +60,7 @@ __all__ = [
     "load_weights",
     "verify",
     "release",
+    "remove",
     "kodak_from_results",
 ]
 
@@ -558,3 +560,31 @@ def release(
         if e.file != new.file and all(o.file != e.file for o in others):
             e.path.unlink(missing_ok=True)
     return new
+
+
+def remove(name: str, zoo_dir: Optional[Source] = None) -> list[ZooEntry]:
+    """Take a rate (``<family>-q<quality>``) or a whole family out of the zoo.
+
+    The index is rewritten first (atomically), then the release files no remaining entry uses are
+    deleted: a run killed in between leaves stray files, never an index naming a missing file.
+    Older commits of the repository still hold a removed family's files and index.
+
+    Returns:
+        The removed entries.
+
+    Raises:
+        ConfigError: ``name`` is neither a short name nor a family of the zoo (the message lists
+            the zoo's models).
+    """
+    folder = _folder(zoo_dir)
+    entries = index(folder)
+    text = _strip(str(name))
+    gone = [e for e in entries if e.name == text] or [e for e in entries if e.family == text]
+    if not gone:
+        raise ConfigError(f"model zoo: no model or family {text!r} to remove; {_listing(entries, folder)}")
+    kept = [e for e in entries if e not in gone]
+    _write_index(folder, kept)
+    for e in gone:
+        if all(k.file != e.file for k in kept):
+            e.path.unlink(missing_ok=True)
+    return gone

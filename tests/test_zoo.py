@@ -187,6 +187,22 @@ def test_a_replaced_rate_removes_its_old_file(zoo_copy, ckpt, tmp_path):
     assert zoo.verify() == []
 
 
+def test_remove_takes_out_a_rate_or_a_family_and_their_files(zoo_copy, ckpt, capsys):
+    zoo.release(ckpt, FAMILY, 2, cpu_hours=None, data="d", config="c")
+    zoo.release(ckpt, "other", 1, cpu_hours=None, data="d", config="c")
+    files = {e.name: e.file for e in zoo.index()}
+    assert [e.name for e in zoo.remove(f"{FAMILY}-q2")] == [f"{FAMILY}-q2"]
+    assert zoo.available() == ["other-q1", NAME] and not (zoo_copy / files[f"{FAMILY}-q2"]).exists()
+    assert main(["zoo", "remove", FAMILY]) == 0
+    assert f"removed {NAME} ({files[NAME]}," in capsys.readouterr().out
+    assert zoo.available() == ["other-q1"] and zoo.verify() == []
+    assert sorted(p.name for p in zoo_copy.iterdir()) == sorted(["index.json", files["other-q1"]])
+    with pytest.raises(ConfigError, match="no model or family 'tiny-mean' to remove; available: other-q1"):
+        zoo.remove(FAMILY)
+    assert main(["zoo", "remove", "nope"]) == 2
+    assert "no model or family 'nope' to remove" in capsys.readouterr().err
+
+
 def test_release_refuses_bad_families_and_qualities(ckpt, tmp_path):
     for family in ("Bad Name", "x-q3", "a/b"):
         with pytest.raises(ConfigError, match="--family"):
@@ -278,7 +294,7 @@ def test_zoo_list_and_verify(zoo_folder, capsys):
     assert main(["zoo", "verify"]) == 0
     assert "ok: 1 release files" in capsys.readouterr().out
     assert main(["zoo", "frobnicate"]) == 2
-    assert "jpegnn: error: zoo: argument {list,verify,release,widen,add-context}: invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert "jpegnn: error: zoo: argument {list,verify,release,remove,widen,add-context}: invalid choice: 'frobnicate'" in capsys.readouterr().err
 
 
 def test_zoo_release_command_reads_kodak_results(zoo_copy, ckpt, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``jpegnn zoo list|verify|release|widen|add-context``: the model zoo's index and release files (:mod:`jpegnn.zoo`).
+"""``jpegnn zoo list|verify|release|remove|widen|add-context``: the model zoo's index and release files (:mod:`jpegnn.zoo`).
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     jpegnn zoo release --ckpt checkpoints/zoo-train/best.ckpt --family mbt2018-mean-cpu --quality 3 \\
         --cpu-hours 41.5 --data "1,179 photographs (configs/data/photos.yaml)" \\
         --config configs/zoo/mbt2018-mean-cpu.yaml --kodak-json runs/zoo/version_3/results.json
+    jpegnn zoo remove mbt2018-mean-cpu   # a family (or one rate, mbt2018-mean-cpu-q3): files and entries
 
     jpegnn zoo widen mbt2018-mean-cpu-q5 --N 128 --M 192 --out runs/q5-wide.pth.tar   # then fit from it:
     jpegnn fit ... --model.init_args.N 128 --model.init_args.M 192 --model.init_args.weights runs/q5-wide.pth.tar
@@ -39,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jpegnn zoo", description="The model zoo: released learned codecs by short name (jpegnn.zoo).")
-    sub = p.add_subparsers(dest="action", metavar="{list,verify,release,widen,add-context}")
+    sub = p.add_subparsers(dest="action", metavar="{list,verify,release,remove,widen,add-context}")
     sub.required = True
     sub.add_parser("list", help="a table of the zoo's models")
     sub.add_parser("verify", help="re-hash every release file against index.json (exit 2 if any is bad)")
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kodak-json", default=None, metavar="RESULTS_JSON",
                    help="results.json of `jpegnn test` on Kodak: its bpp, PSNR-RGB, MS-SSIM-RGB and protocol")
     r.add_argument("--notes", default="", help="free text")
+    d = sub.add_parser("remove", help="take rates or whole families out of the zoo (index entries and files)")
+    d.add_argument("names", nargs="+", metavar="NAME", help="short name (<family>-q<quality>) or family")
     w = sub.add_parser("widen", help="more channels (N, M) for a trained model, same output (jpegnn.models.lic.widen)")
     w.add_argument("source", help="zoo short name, CompressAI state-dict file or jpegnn fit checkpoint")
     w.add_argument("--N", type=int, default=None, help="the new transform / hyper-latent width (default: the source's)")
@@ -137,6 +140,15 @@ def _release(args: argparse.Namespace) -> int:
     print(f"wrote {e.path}: {e.bytes} bytes, sha256 {e.sha256}")
     print(f"added {e.name} ({e.architecture}, lambda={e.lmbda}, N/M {e.N}/{e.M}, {e.steps} steps) to "
           f"{e.path.parent / zoo.INDEX_NAME}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from jpegnn import zoo
+
+    for name in args.names:
+        for e in zoo.remove(name):
+            print(f"removed {e.name} ({e.file}, {_mb(e.bytes)} MB) from {e.path.parent / zoo.INDEX_NAME}")
     return 0
 
 
@@ -238,4 +250,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _widen(args)
     if args.action == "add-context":
         return _add_context(args)
+    if args.action == "remove":
+        return _remove(args)
     return _release(args)
