@@ -39,13 +39,16 @@ def test_print_config_round_trips(config, tmp_path):
 ZOO_STACKS = {
     "zoo": ["configs/data/photos.yaml", "configs/zoo/mbt2018-mean-cpu.yaml"],
     "zoo-crop256": ["configs/data/photos.yaml", "configs/zoo/mbt2018-mean-cpu.yaml", "configs/zoo/crop256.yaml"],
+    "zoo-context": ["configs/data/photos.yaml", "configs/zoo/mbt2018-mean-cpu.yaml", "configs/zoo/crop256.yaml",
+                    "configs/zoo/context.yaml"],
 }
 
 
 @pytest.mark.parametrize("stack", sorted(ZOO_STACKS))
 def test_zoo_recipe_configs_round_trip(stack, tmp_path):
-    """The CPU zoo's layered configs: --print_config of the stack re-parses to itself, and the
-    crop256 overlay changes only the training crops (256 px, batch 4, 4,000 crops = 1,000 steps)."""
+    """The CPU zoo's layered configs: --print_config of the stack re-parses to itself, the crop256
+    overlay changes the training crops (256 px, batch 4, 4,000 crops = 1,000 steps), the context
+    overlay the model (mbt2018, mixed quantization, lr 1e-4) and nothing else."""
     args = [a for c in ZOO_STACKS[stack] for a in ("--config", str(REPO / c))]
     first = _print_config(args)
     dumped = tmp_path / "dumped.yaml"
@@ -53,7 +56,11 @@ def test_zoo_recipe_configs_round_trip(stack, tmp_path):
     assert _print_config(["--config", str(dumped)]) == first
     data = yaml.safe_load(first)["data"]["init_args"]
     crops = (data["patch_size"], data["batch_size"], data["train_samples_per_epoch"])
-    assert crops == ((256, 4, 4000) if stack == "zoo-crop256" else (128, 8, 8000))
+    assert crops == ((128, 8, 8000) if stack == "zoo" else (256, 4, 4000))
+    model = yaml.safe_load(first)["model"]["init_args"]
+    context = (model["architecture"], model["latent_quantizer"], model["compile"], model["optimizer"]["init_args"]["lr"])
+    assert context == (("mbt2018", "ste", True, 1e-4) if stack == "zoo-context" else ("mbt2018-mean", "noise", False, 1e-3))
+    assert (model["N"], model["M"], model["aux_optimizer"]["init_args"]["lr"]) == (64, 96, 1e-3)
     assert data["train_samples_per_epoch"] // data["batch_size"] == 1000
     assert data["val_patch_size"] == 256 and data["train"]["class_path"] == "jpegnn.data.Photos"
 
