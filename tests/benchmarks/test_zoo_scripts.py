@@ -41,6 +41,19 @@ def test_targets_pass_and_fail_with_the_exit_status(anchors, tmp_path, capsys):
     assert "**no**" in out
 
 
+def test_the_same_architecture_row_is_reported_without_a_target(anchors, tmp_path, capsys):
+    targets = load_benchmark("zoo_targets")
+    good = _write(tmp_path / "good.json", "zoo", [27.0, 30.0, 33.0, 36.0])
+    ctx = _write(tmp_path / "ctx.json", "mbt2018", [30.0, 33.0, 36.0, 39.0])  # 3 dB above the zoo
+    # 3 dB below it is no failure: every target is still met, the exit status stays 0
+    assert targets.main(["--zoo", str(good), *anchors, "--same-architecture", str(ctx), "--out", str(tmp_path / "t.md")]) == 0
+    row = next(ln for ln in (tmp_path / "t.md").read_text().splitlines() if "same architecture" in ln)
+    assert row.startswith("| BD-PSNR vs CompressAI's published curve of the same architecture (dB) | mbt2018 | -3.00 |")
+    assert row.endswith("| none | (no target) |")
+    capsys.readouterr()
+    assert targets.main(["--zoo", str(good), *anchors]) == 0 and "same architecture" not in capsys.readouterr().out
+
+
 def test_targets_bd_values_match_jpegnn_metrics(anchors, tmp_path):
     from jpegnn.metrics import bd_psnr, bd_rate
 
