@@ -5,7 +5,7 @@ What runs (a few minutes on 2 CPU cores after set-up):
 1. ``jpegnn fit --config configs/demo.yaml``: a short fine-tune of the zoo's quality-3 model on three
    built-in photographs that are not test images (progress bar, TensorBoard logs in ``runs/demo``),
    then ``jpegnn test`` of that checkpoint with real rANS bitstreams on the test photographs.
-2. Every rate of the zoo family (``mbt2018-mean-cpu``, at least three) codes the test photographs
+2. Every rate of the zoo family (``mbt2018-cpu``, at least three) codes the test photographs
    for real (CompressAI's protocol: actual bpp = payload bits / pixels); per image, Pillow JPEG 4:2:0
    and WebP run at the quality whose bpp is nearest to the learned codec's.
 3. ``jpegnn bench`` on the same images (JPEG and WebP quality sweeps, the zoo as one curve) draws the
@@ -31,7 +31,7 @@ from jpegnn.cli import run_lightning_cli
 from jpegnn.errors import ConfigError, JpegnnError
 
 #: the zoo family the demo shows, and the built-in photographs it codes
-FAMILY = "mbt2018-mean-cpu"
+FAMILY = "mbt2018-cpu"
 TEST_SAMPLES = ("astronaut", "coffee", "chelsea", "rocket")
 #: classical codecs matched to each learned rate, per image
 MATCHED = ("jpeg", "webp")
@@ -217,7 +217,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     summary = {
         "zoo": {"family": FAMILY, "rates": [e.name for e in entries], "trained_on": ZOO_TRAINING_DATA},
         "fine_tuned": {
-            "from": "mbt2018-mean-cpu-q3", "checkpoint": str(ckpt), "steps": int(fit_cli.trainer.global_step),
+            "from": f"{FAMILY}-q3", "checkpoint": str(ckpt), "steps": int(fit_cli.trainer.global_step),
             "minutes": fit_s / 60, "trained_on": "built-in photographs motorcycle_left, motorcycle_right, hubble_deep_field",
             "test": {k: tuned[k] for k in ("bpp", "psnr_rgb", "ms_ssim_rgb")},
         },
@@ -235,7 +235,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(table(results[name], s, f"{name}: {', '.join(s['images'][:6])}{' ...' if len(s['images']) > 6 else ''}"))
         print(f"RD figure: {figures[name].resolve()}\n")
     t = summary["fine_tuned"]
-    print(f"fine-tune ({t['steps']} steps, {t['minutes']:.1f} min on the CPU, from mbt2018-mean-cpu-q3 on "
+    print(f"fine-tune ({t['steps']} steps, {t['minutes']:.1f} min on the CPU, from {FAMILY}-q3 on "
           f"{t['trained_on']}):\n  jpegnn test on the built-in test photographs: {t['test']['bpp']:.3f} bpp, "
           f"{t['test']['psnr_rgb']:.2f} dB, MS-SSIM {t['test']['ms_ssim_rgb']:.4f}")
     print(f"\ncheckpoint: {ckpt.resolve()}\nresults:    {Path(cli.trainer.log_dir, 'results.json').resolve()}")

@@ -7,15 +7,15 @@ CompressAI state dict with the entropy tables built (what :mod:`jpegnn.models.li
 ``torch.load(weights_only=True)`` reads it and, for the architectures CompressAI knows,
 ``python -m compressai.utils.eval_model checkpoint DIR -a ARCH -p FILE`` evaluates it.
 
-Short names are ``<family>-q<quality>`` (``mbt2018-mean-cpu-q3``); every jpegnn command that takes
+Short names are ``<family>-q<quality>`` (``mbt2018-cpu-q3``); every jpegnn command that takes
 a checkpoint takes one too (``zoo:NAME`` forces the zoo; an existing file of that name wins
 otherwise), resolved by :func:`checkpoint_source` only. In Python, in the spirit of
 ``compressai.zoo``::
 
     import jpegnn.zoo
-    net = jpegnn.zoo.load("mbt2018-mean-cpu", quality=3)   # or load("mbt2018-mean-cpu-q3")
-    net = jpegnn.zoo.load("mbt2018-mean", quality=3)       # when one family has that architecture
-    module = jpegnn.zoo.load_module("mbt2018-mean-cpu-q3")  # the LICModule the commands use
+    net = jpegnn.zoo.load("mbt2018-cpu", quality=3)   # or load("mbt2018-cpu-q3")
+    net = jpegnn.zoo.load("mbt2018", quality=3)       # when one family has that architecture
+    module = jpegnn.zoo.load_module("mbt2018-cpu-q3")  # the LICModule the commands use
 
 Every :func:`path` (so every load) checks the file's SHA-256 against the index (cached per path,
 modification time and size): a file that does not match is a :class:`~jpegnn.errors.CheckpointError`
@@ -86,7 +86,7 @@ Source = Union[str, os.PathLike]
 class ZooEntry:
     """One released model (one entry of ``index.json``)."""
 
-    family: str  #: e.g. ``mbt2018-mean-cpu``
+    family: str  #: e.g. ``mbt2018-cpu``
     architecture: str  #: jpegnn architecture name (``jpegnn.models.lic``)
     quality: int  #: rate index 1..8 (CompressAI's zoo qualities)
     lmbda: float
@@ -234,7 +234,7 @@ def _strip(name: str) -> str:
 
 
 def entry(name: str, quality: Optional[int] = None, zoo_dir: Optional[Source] = None) -> ZooEntry:
-    """The index entry of ``name``: a short name (``mbt2018-mean-cpu-q3``), or a family (or the
+    """The index entry of ``name``: a short name (``mbt2018-cpu-q3``), or a family (or the
     architecture of exactly one family) with ``quality``.
 
     Raises:
@@ -358,7 +358,7 @@ def load(
     """A zoo model as a CompressAI ``CompressionModel``, in eval mode, entropy tables built.
 
     Like ``compressai.zoo.mbt2018_mean(quality=3, pretrained=True)``, but from the verified local
-    release file: ``load("mbt2018-mean-cpu", quality=3)`` or ``load("mbt2018-mean-cpu-q3")``.
+    release file: ``load("mbt2018-cpu", quality=3)`` or ``load("mbt2018-cpu-q3")``.
     """
     from jpegnn.models.lic import build_lic_model
     from jpegnn.utils.checkpoints import read_torch_file

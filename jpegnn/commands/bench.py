@@ -7,7 +7,7 @@ Examples::
         --reference ../shared/reference/compressai-results/jpeg.json --anchor jpeg
     jpegnn bench --codec jpeg --ckpt runs/lic/last.ckpt --target-bpp 0.25 0.5 1.0 --dataset DIR --out OUT
     jpegnn bench --codec jpeg --enhance checkpoints/rdn-rgb-jpeg20/last.ckpt --dataset DIR --out OUT
-    jpegnn bench --codec jpeg --ckpt mbt2018-mean-cpu-q1 mbt2018-mean-cpu-q3 --dataset DIR --out OUT  # model zoo names
+    jpegnn bench --codec jpeg --ckpt mbt2018-cpu-q1 mbt2018-cpu-q3 --dataset DIR --out OUT  # model zoo names
 
 Writes ``<codec>.json`` (CompressAI format), ``<codec>_per_image.csv``, ``rd.png``/``rd.svg`` and
 ``bd_table.csv``/``bd_table.md`` into ``--out`` (see :mod:`jpegnn.evaluation.bench`). User errors

@@ -1,6 +1,6 @@
 """``jpegnn compress IMAGE OUT --ckpt CKPT`` and ``jpegnn decompress IN IMAGE [--ckpt CKPT]``.
 
-``CKPT`` is a checkpoint file or a model zoo short name (``mbt2018-mean-cpu-q3``; ``jpegnn zoo list``).
+``CKPT`` is a checkpoint file or a model zoo short name (``mbt2018-cpu-q3``; ``jpegnn zoo list``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Examples::
     jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --widths 16 32 64 128 --json widths.json
     jpegnn profile --config configs/lic/mbt2018-mean.yaml configs/lic/elic.yaml --device cuda
     jpegnn profile --config configs/lic/bmshj2018-hyperprior.yaml --ckpt runs/x/last.ckpt --override model.init_args.quality=1
-    jpegnn profile --ckpt mbt2018-mean-cpu-q3 runs/x/last.ckpt   # model zoo names / LICModule checkpoints, no config
+    jpegnn profile --ckpt mbt2018-cpu-q3 runs/x/last.ckpt   # model zoo names / LICModule checkpoints, no config
 
 Each ``--config`` (a ``jpegnn fit`` config) is instantiated without running anything
 (:func:`jpegnn.cli.build_from_config`); ``--widths`` profiles one model per value of

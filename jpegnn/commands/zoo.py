@@ -4,16 +4,17 @@ Examples::
 
     jpegnn zoo list                 # short names, λ, N/M, steps, CPU hours, Kodak bpp/PSNR, files
     jpegnn zoo verify               # re-hash every release file; exit 2 with one line per bad file
-    jpegnn zoo release --ckpt checkpoints/zoo-train/best.ckpt --family mbt2018-mean-cpu --quality 3 \\
+    jpegnn zoo release --ckpt checkpoints/zoo-train/best.ckpt --family mbt2018-cpu --quality 3 \\
         --cpu-hours 41.5 --data "1,179 photographs (configs/data/photos.yaml)" \\
-        --config configs/zoo/mbt2018-mean-cpu.yaml --kodak-json runs/zoo/version_3/results.json
-    jpegnn zoo remove mbt2018-mean-cpu   # a family (or one rate, mbt2018-mean-cpu-q3): files and entries
+        --config configs/zoo/context.yaml --kodak-json runs/zoo/version_3/results.json
+    jpegnn zoo remove mbt2018-cpu   # a family (or one rate, mbt2018-cpu-q3): files and entries
 
-    jpegnn zoo widen mbt2018-mean-cpu-q5 --N 128 --M 192 --out runs/q5-wide.pth.tar   # then fit from it:
+    # widen and add-context take an mbt2018-mean (a zoo name, a release file or a jpegnn fit checkpoint):
+    jpegnn zoo widen q5-mean.pth.tar --N 128 --M 192 --out runs/q5-wide.pth.tar   # then fit from it:
     jpegnn fit ... --model.init_args.N 128 --model.init_args.M 192 --model.init_args.weights runs/q5-wide.pth.tar
 
-    jpegnn zoo add-context mbt2018-mean-cpu-q5 --out runs/q5-ctx.pth.tar   # mbt2018 that codes the same
-    jpegnn zoo add-context mbt2018-mean-cpu-q5 --out runs/q5-ctx.pth.tar \\
+    jpegnn zoo add-context q5-mean.pth.tar --out runs/q5-ctx.pth.tar   # mbt2018 that codes the same
+    jpegnn zoo add-context q5-mean.pth.tar --out runs/q5-ctx.pth.tar \\
         --fit-context ../shared/datasets/photos --fit-dataset photos   # + its context fitted to the latents
     jpegnn fit ... --model.init_args.architecture mbt2018 --model.init_args.weights runs/q5-ctx.pth.tar
 
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="re-hash every release file against index.json (exit 2 if any is bad)")
     r = sub.add_parser("release", help="add a trained checkpoint to the zoo (or replace its rate)")
     r.add_argument("--ckpt", required=True, help="LICModule (or KD student) checkpoint written by jpegnn fit")
-    r.add_argument("--family", required=True, help="model family, e.g. mbt2018-mean-cpu (short name <family>-q<quality>)")
+    r.add_argument("--family", required=True, help="model family, e.g. mbt2018-cpu (short name <family>-q<quality>)")
     r.add_argument("--quality", type=int, default=None, help="rate index 1..8 (default: the checkpoint's quality)")
     r.add_argument("--cpu-hours", type=float, required=True, help="CPU hours the training took")
     r.add_argument("--data", required=True, help="training data, free text")

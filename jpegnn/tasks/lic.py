@@ -119,7 +119,7 @@ class LICModule(LightningModule):
             from an MSE model) or ``"simple"`` (torchmetrics' (s + 1) / 2 surrogate, trainable from
             scratch). Evaluation always reports standard MS-SSIM.
         weights: initial network weights, loaded once the network is built: a model zoo short name
-            (``mbt2018-mean-cpu-q3`` or ``zoo:NAME``, see :mod:`jpegnn.zoo`; its SHA-256 is
+            (``mbt2018-cpu-q3`` or ``zoo:NAME``, see :mod:`jpegnn.zoo`; its SHA-256 is
             checked), a CompressAI state-dict file (``jpegnn export-weights``, a release file,
             CompressAI's own zoo files), or a ``jpegnn fit`` checkpoint (its ``model.*`` weights; a
             KD checkpoint gives its student's). Read with ``weights_only=True``; the entropy-model

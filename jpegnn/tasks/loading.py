@@ -7,7 +7,7 @@ a ready module from a checkpoint. It reads the file through
 :class:`~jpegnn.errors.CheckpointError` naming the file) and knows the tasks: a
 knowledge-distillation checkpoint (:class:`~jpegnn.tasks.distillation.DistillationModule`) asked
 for as an :class:`~jpegnn.tasks.lic.LICModule` loads as the plain LICModule of its student
-network; the teacher is never needed. A model zoo short name (``mbt2018-mean-cpu-q3``,
+network; the teacher is never needed. A model zoo short name (``mbt2018-cpu-q3``,
 ``zoo:NAME``; see :mod:`jpegnn.zoo`) in place of a file loads that zoo model as an LICModule:
 :func:`jpegnn.zoo.checkpoint_source` is the one place where such names are told from files.
 

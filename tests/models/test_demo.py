@@ -127,6 +127,8 @@ def test_demo_without_three_zoo_rates_stops_before_training(tmp_path, monkeypatc
 def test_demo_config_fine_tunes_the_zoo_q3_model_on_photographs_that_are_not_test_images():
     cfg = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
     model, data = cfg["model"]["init_args"], cfg["data"]["init_args"]
-    assert model["weights"] == f"{demo.FAMILY}-q3" and model["architecture"] == "mbt2018-mean"
+    released = zoo.entry(f"{demo.FAMILY}-q3", zoo_dir=REPO / "checkpoints" / "zoo")  # the committed index
+    assert model["weights"] == released.name and model["architecture"] == released.architecture
+    assert (model["N"], model["M"]) == (released.N, released.M)
     train, test = set(data["train"]["init_args"]["names"]), set(data["test"]["init_args"]["names"])
     assert test == set(demo.TEST_SAMPLES) and not train & test
