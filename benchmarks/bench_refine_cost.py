@@ -7,9 +7,11 @@ PSNR-RGB of the 8-bit decode and the encoding wall time of both, and the ratios:
 refined / plain (the cost), and the change of the objective measured on the real bits (actual
 bits per pixel + λ·255²·MSE of the 8-bit decode, the quantity refinement lowers).
 
-Usage (the committed figures: benchmarks/results/zoo_kodak_refine/README.md)::
+Usage (the committed figures: benchmarks/results/zoo_kodak_refine/README.md; refinement needs a
+model whose eval forward rounds like its coder, so the retired mean-scale zoo, docs/zoo.md "Short
+names": ``JPEGNN_ZOO_DIR=mean-zoo``)::
 
-    python benchmarks/bench_refine_cost.py --ckpt mbt2018-mean-cpu-q3 --images ../shared/datasets/kodak \
+    JPEGNN_ZOO_DIR=mean-zoo python benchmarks/bench_refine_cost.py --ckpt mbt2018-mean-cpu-q3 --images ../shared/datasets/kodak \
         --limit 4 --iterations 100 --threads 2
 """
 
