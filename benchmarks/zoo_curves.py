@@ -20,6 +20,9 @@ machine): each run of the CSV is a curve, and a run folder of the same name is m
 
 Each RUN_DIR is what ``benchmarks/zoo_train.sh`` makes (``runs/zoo/q<Q>``); its name labels the curves.
 Output: ``<out>.png`` (four panels: validation loss with the training loss behind it, PSNR, estimated bpp, network lr; one colour per run) and ``<out>.csv`` (run, tag, step, value).
+``--layout rates`` draws one row of those panels per rate instead: a run and the runs that continue it
+(``--continues``, followed back to a run that continues none) share a row, one colour per stage, so
+each rate's whole lineage reads at its own scale.
 """
 
 from __future__ import annotations
@@ -98,6 +101,57 @@ def shifted(scalars: dict[str, dict[int, float]], offset: int) -> dict[str, dict
     return {tag: {step + offset: value for step, value in points.items()} for tag, points in scalars.items()}
 
 
+def rate_rows(names: list[str], sources: dict[str, str]) -> dict[str, list[str]]:
+    """Runs grouped by rate: each run under the run its ``--continues`` chain starts from, in order."""
+
+    def root(name: str) -> str:
+        seen = {name}
+        while name in sources and sources[name] not in seen:
+            name = sources[name]
+            seen.add(name)
+        return name
+
+    rows: dict[str, list[str]] = {}
+    for name in names:
+        rows.setdefault(root(name), []).append(name)
+    return rows
+
+
+def draw(plt, matplotlib, curves, rows: dict[str, list[str]], marks: dict[str, int], mark_label: str, xlabel: str):
+    """The figure: one row of four panels (val loss over train loss, PSNR, estimated bpp, lr) per entry of ``rows``."""
+    fig, grid = plt.subplots(len(rows), 4, figsize=(20, 4 if len(rows) == 1 else 3.2 * len(rows)), squeeze=False)
+    tab20 = matplotlib.colormaps["tab20"]
+    palette = [f"C{i}" for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]  # 20 distinct colours
+    titles = (("val/loss", "validation loss"), ("val/psnr", "validation PSNR (dB)"),
+              ("val/bpp_estimated", "validation bpp (estimated)"), ("lr-Adam", "network lr"))
+    for axes, (row, names) in zip(grid, rows.items()):
+        for i, name in enumerate(names):
+            c, color = curves[name], palette[i % len(palette)]  # one colour per run in every panel of its row
+            for ax, (tag, title) in zip(axes, titles):
+                if c[tag]:
+                    xs = sorted(c[tag])
+                    ax.plot(xs, [c[tag][x] for x in xs], marker="." if tag != "lr-Adam" else None, color=color, label=name)
+                if name in marks:
+                    ax.axvline(marks[name], color=color, linestyle=":", linewidth=1.2,
+                               label=f"{name}: {mark_label}" if ax is axes[3] else None)
+                ax.set_xlabel(xlabel)
+                ax.set_title(f"{row}: {title}" if row else title)
+            if c["train/loss"]:
+                xs = sorted(c["train/loss"])
+                axes[0].plot(xs, [c["train/loss"][x] for x in xs], alpha=0.25 if not row else 0.12, linewidth=0.8, color=color, label=f"{name} train")
+        axes[0].set_yscale("log")
+        val = sorted(v for name in names for v in curves[name]["val/loss"].values())
+        if row and val:  # a rate's own scale: its validation losses, not the early or noisy training ones
+            axes[0].set_ylim(0.98 * val[0], 1.02 * val[min(len(val) - 1, (3 * len(val)) // 4)])
+        axes[3].set_yscale("log")
+        for ax in axes:
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="*", type=Path, help="run folders (benchmarks/zoo_train.sh's runs/zoo/q<Q>)")
@@ -112,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history", type=Path, default=None, metavar="CSV",
                    help="curves written before by this script (its --out CSV): each of its runs is a curve, "
                         "and a run folder of the same name is merged over it")
+    p.add_argument("--layout", choices=("runs", "rates"), default="runs",
+                   help="runs: one row of panels, every run in it; rates: one row per rate (a run and the runs that "
+                        "continue it)")
     args = p.parse_args(argv)
     if not args.runs and args.history is None:
         raise ConfigError("give run folders and/or --history CSV")
@@ -162,31 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         from jpegnn.utils.atomic import atomic_open
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        fig, axes = plt.subplots(1, 4, figsize=(20, 4))
-        panels = ((axes[0], "val/loss", "validation loss"), (axes[1], "val/psnr", "validation PSNR (dB)"),
-                  (axes[2], "val/bpp_estimated", "validation bpp (estimated)"), (axes[3], "lr-Adam", "network lr"))
-        tab20 = matplotlib.colormaps["tab20"]
-        palette = [f"C{i}" for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]  # 20 distinct colours
-        for i, (name, c) in enumerate(curves.items()):
-            color = palette[i % len(palette)]  # one colour per run in every panel
-            for ax, tag, label in panels:
-                if c[tag]:
-                    xs = sorted(c[tag])
-                    ax.plot(xs, [c[tag][x] for x in xs], marker="." if tag != "lr-Adam" else None, color=color, label=name)
-                if name in marks:
-                    ax.axvline(marks[name], color=color, linestyle=":", linewidth=1.2,
-                               label=f"{name}: {args.mark_label}" if ax is axes[3] else None)
-                ax.set_xlabel(args.xlabel)
-                ax.set_title(label)
-            if c["train/loss"]:
-                xs = sorted(c["train/loss"])
-                axes[0].plot(xs, [c["train/loss"][x] for x in xs], alpha=0.25, linewidth=0.8, color=color, label=f"{name} train")
-        axes[0].set_yscale("log")
-        axes[3].set_yscale("log")
-        for ax in axes:
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-        fig.tight_layout()
+        sources = {name: source for _, name, source, _ in continues}
+        rows = rate_rows(list(curves), sources) if args.layout == "rates" else {"": list(curves)}
+        fig = draw(plt, matplotlib, curves, rows, marks, args.mark_label, args.xlabel)
         with atomic_open(args.out.with_suffix(".png"), "wb") as fh:
             fig.savefig(fh, format="png", dpi=110)
         with atomic_open(args.out.with_suffix(".csv"), "w", newline="") as fh:

@@ -168,3 +168,21 @@ def test_curves_history_csv_keeps_the_segments_whose_event_files_are_gone(tmp_pa
         curves.main(["--history", str(history)])
     with pytest.raises(ConfigError, match="give run folders and/or --history CSV"):
         curves.main([])
+
+
+def test_curves_by_rate_put_a_run_and_its_continuations_in_one_row(tmp_path):
+    curves = load_benchmark("zoo_curves")
+    sources = {"q5-ste": "q5", "q5-ctx": "q5-ste", "q1-ctx": "q1"}
+    rows = curves.rate_rows(["q1", "q5", "q5-ste", "q1-ctx", "q5-ctx", "q9"], sources)
+    assert rows == {"q1": ["q1", "q1-ctx"], "q5": ["q5", "q5-ste", "q5-ctx"], "q9": ["q9"]}
+    assert curves.rate_rows(["a", "b"], {"a": "b", "b": "a"}) == {"b": ["a"], "a": ["b"]}  # a cycle stops, no hang
+    for name, points in (("q5", {1000: 3.0, 2000: 2.0}), ("q5-ste", {500: 1.9, 1000: 1.8}), ("q1", {1000: 0.6, 2000: 0.5})):
+        _write_val_loss(tmp_path / name, points)
+    runs = [str(tmp_path / n) for n in ("q5", "q5-ste", "q1")]
+    assert curves.main(runs + ["--continues", "q5-ste=q5@2500", "--layout", "rates", "--out", str(tmp_path / "r")]) == 0
+    assert curves.main(runs + ["--continues", "q5-ste=q5@2500", "--out", str(tmp_path / "one")]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "r.png") as by_rate, Image.open(tmp_path / "one.png") as one_row:
+        # two rows of panels (q5 with its fine-tune, q1) against the default single row, same width
+        assert by_rate.width == one_row.width and by_rate.height > 1.5 * one_row.height
