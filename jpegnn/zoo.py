@@ -556,9 +556,7 @@ def release(
     finally:
         tmp.unlink(missing_ok=True)
     _write_index(folder, others + [new])
-    for e in old:
-        if e.file != new.file and all(o.file != e.file for o in others):
-            e.path.unlink(missing_ok=True)
+    _delete_unused(old, others + [new])
     return new
 
 
@@ -584,7 +582,13 @@ def remove(name: str, zoo_dir: Optional[Source] = None) -> list[ZooEntry]:
         raise ConfigError(f"model zoo: no model or family {text!r} to remove; {_listing(entries, folder)}")
     kept = [e for e in entries if e not in gone]
     _write_index(folder, kept)
-    for e in gone:
+    _delete_unused(gone, kept)
+    return gone
+
+
+def _delete_unused(dropped: list[ZooEntry], kept: list[ZooEntry]) -> None:
+    """Delete the release files of ``dropped`` entries that no ``kept`` entry uses (after the index
+    without them is written, so an interrupted call leaves stray files, never a dangling index)."""
+    for e in dropped:
         if all(k.file != e.file for k in kept):
             e.path.unlink(missing_ok=True)
-    return gone
